@@ -1,0 +1,1 @@
+//! Test kit: fake hypervisor services and fake backends for host tests.
