@@ -1,1 +1,37 @@
-#![no_std]
+//! Xenolith's hypervisor layer.
+//!
+//! * [`abi`]: the Xen ABI pieces `xen-sys` lacks (PVH start info, HVM params, console ring, xen_version),
+//!   checked against the C headers by `tests/abi_c_headers.rs`.
+//! * [`cpuid`]: finding Xen's CPUID leaves ("XenVMMXenVMM").
+//! * [`console`]: the PV console ring logic (host-tested) and, on the target, the Xen-backed ring.
+//! * [`emergency`]: I/O port 0xe9, printed by Xen as `(dN) ...` (and by QEMU's `-debugcon`).
+//! * On the target only: [`hypercall`] (the hypercall page), [`sched`], [`hvm`], [`event`], [`version`],
+//!   [`time`].
+//!
+//! Hypercall mechanism: the hypercall page, installed by writing its address to the MSR that CPUID leaf
+//! `base + 2` names. Xen fills the page with the right instruction for the CPU (`vmcall` on Intel,
+//! `vmmcall` on AMD), so one image runs on both; issuing `vmcall` directly triple-faults on the AMD CPU
+//! of the lab.
+#![cfg_attr(not(test), no_std)]
+
+pub mod abi;
+pub mod console;
+pub mod cpuid;
+pub mod emergency;
+
+#[cfg(target_os = "none")]
+pub mod event;
+#[cfg(target_os = "none")]
+pub mod hvm;
+#[cfg(target_os = "none")]
+pub mod hypercall;
+#[cfg(target_os = "none")]
+pub mod sched;
+#[cfg(target_os = "none")]
+pub mod time;
+#[cfg(target_os = "none")]
+pub mod version;
+
+pub use console::{ConsoleRing, RingError, RingMemory};
+pub use cpuid::XenCpuid;
+pub use xen_sys;

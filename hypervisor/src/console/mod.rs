@@ -1,0 +1,13 @@
+//! The PV console: the `out` ring of `struct xencons_interface` (see `io/console.h`).
+//!
+//! * [`ring`]: the producer logic over any [`RingMemory`], host-tested.
+//! * [`page`]: [`RingMemory`] over the real shared page (raw pointers, volatile bytes, atomic indices).
+//! * [`writer`]: writing a whole buffer with notify/wait, and flushing, with a bounded wait.
+
+pub mod page;
+pub mod ring;
+pub mod writer;
+
+pub use page::SharedPage;
+pub use ring::{ConsoleRing, RingError, RingMemory};
+pub use writer::{flush, write_all, ConsoleError, Wait};

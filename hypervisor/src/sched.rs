@@ -1,0 +1,41 @@
+//! `__HYPERVISOR_sched_op`: yield and shutdown.
+
+use xen_sys::{sched_shutdown, SCHEDOP_shutdown, SCHEDOP_yield, __HYPERVISOR_sched_op};
+
+use crate::hypercall::Xen;
+
+/// Reasons for `SCHEDOP_shutdown` (`sched.h`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u32)]
+pub enum ShutdownReason {
+    Poweroff = xen_sys::SHUTDOWN_poweroff,
+    Reboot = xen_sys::SHUTDOWN_reboot,
+    Crash = xen_sys::SHUTDOWN_crash,
+}
+
+impl Xen {
+    /// Gives the CPU to other domains for a moment.
+    pub fn sched_yield(&self) {
+        // SAFETY: SCHEDOP_yield takes no argument (NULL).
+        unsafe { self.call(__HYPERVISOR_sched_op, [u64::from(SCHEDOP_yield), 0, 0, 0, 0]) };
+    }
+
+    /// Asks Xen to shut this domain down. Does not return: if Xen ever resumes the vCPU, it halts.
+    pub fn shutdown(&self, reason: ShutdownReason) -> ! {
+        let arg = sched_shutdown { reason: reason as u32 };
+        // SAFETY: SCHEDOP_shutdown takes a pointer to a `struct sched_shutdown` (size checked against
+        // the C header), which lives on our stack for the duration of the call.
+        unsafe {
+            self.call(__HYPERVISOR_sched_op, [u64::from(SCHEDOP_shutdown), &arg as *const _ as u64, 0, 0, 0])
+        };
+        halt_forever()
+    }
+}
+
+/// Disables interrupts and halts, forever.
+pub fn halt_forever() -> ! {
+    loop {
+        // SAFETY: cli/hlt only stop this vCPU; nothing is left to run.
+        unsafe { core::arch::asm!("cli", "hlt", options(nomem, nostack)) };
+    }
+}

@@ -1,0 +1,175 @@
+//! Cross-checks every ABI size, offset and constant Xenolith relies on against Xen's C headers
+//! (Debian `libxen-dev`, `/usr/include/xen`). A C program prints `name value` lines; each one is
+//! compared with the Rust definition. Missing gcc or headers is a failure, not a skip.
+
+use std::collections::BTreeMap;
+use std::mem::{offset_of, size_of};
+use std::process::Command;
+
+use hypervisor::abi::{console, cpuid, hvm, start_info, version};
+use hypervisor::xen_sys;
+
+// Modern interface version: with the default (0) the headers map sched_op/event_channel_op to their
+// pre-3.0 "compat" numbers.
+const C_PROGRAM: &str = r#"
+#define __XEN_INTERFACE_VERSION__ __XEN_LATEST_INTERFACE_VERSION__
+#include <stdio.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <xen/xen.h>
+#include <xen/sched.h>
+#include <xen/event_channel.h>
+#include <xen/version.h>
+#include <xen/hvm/hvm_op.h>
+#include <xen/hvm/params.h>
+#include <xen/io/console.h>
+#include <xen/arch-x86/hvm/start_info.h>
+#include <xen/arch-x86/cpuid.h>
+#include <xen/elfnote.h>
+#define P(name, v) printf("%s %llu\n", name, (unsigned long long)(v))
+#define S(t) P("sizeof " #t, sizeof(struct t))
+#define O(t, f) P("offsetof " #t "." #f, offsetof(struct t, f))
+#define C(c) P(#c, c)
+int main(void) {
+    S(hvm_start_info); O(hvm_start_info, magic); O(hvm_start_info, version); O(hvm_start_info, flags);
+    O(hvm_start_info, nr_modules); O(hvm_start_info, modlist_paddr); O(hvm_start_info, cmdline_paddr);
+    O(hvm_start_info, rsdp_paddr); O(hvm_start_info, memmap_paddr); O(hvm_start_info, memmap_entries);
+    O(hvm_start_info, reserved);
+    S(hvm_modlist_entry); O(hvm_modlist_entry, paddr); O(hvm_modlist_entry, size);
+    O(hvm_modlist_entry, cmdline_paddr);
+    S(hvm_memmap_table_entry); O(hvm_memmap_table_entry, addr); O(hvm_memmap_table_entry, size);
+    O(hvm_memmap_table_entry, type);
+    C(XEN_HVM_START_MAGIC_VALUE); C(XEN_HVM_MEMMAP_TYPE_RAM); C(XEN_HVM_MEMMAP_TYPE_RESERVED);
+    C(XEN_HVM_MEMMAP_TYPE_ACPI); C(XEN_HVM_MEMMAP_TYPE_NVS); C(XEN_HVM_MEMMAP_TYPE_UNUSABLE);
+    C(XEN_HVM_MEMMAP_TYPE_DISABLED); C(XEN_HVM_MEMMAP_TYPE_PMEM);
+    S(xen_hvm_param); O(xen_hvm_param, domid); O(xen_hvm_param, index); O(xen_hvm_param, value);
+    C(HVMOP_set_param); C(HVMOP_get_param); C(HVM_PARAM_STORE_PFN); C(HVM_PARAM_STORE_EVTCHN);
+    C(HVM_PARAM_CONSOLE_PFN); C(HVM_PARAM_CONSOLE_EVTCHN); C(DOMID_SELF);
+    S(xencons_interface); O(xencons_interface, in); O(xencons_interface, out);
+    O(xencons_interface, in_cons); O(xencons_interface, in_prod);
+    O(xencons_interface, out_cons); O(xencons_interface, out_prod);
+    C(XENVER_version); C(XENVER_extraversion); C(XEN_EXTRAVERSION_LEN);
+    C(XEN_CPUID_FIRST_LEAF);
+    C(__HYPERVISOR_sched_op); C(__HYPERVISOR_event_channel_op); C(__HYPERVISOR_hvm_op);
+    C(__HYPERVISOR_xen_version);
+    C(SCHEDOP_yield); C(SCHEDOP_shutdown); C(SCHEDOP_poll);
+    C(SHUTDOWN_poweroff); C(SHUTDOWN_reboot); C(SHUTDOWN_crash);
+    C(EVTCHNOP_send); S(evtchn_send); S(sched_shutdown);
+    C(XEN_ELFNOTE_PHYS32_ENTRY); C(XEN_ELFNOTE_GUEST_OS); C(XEN_ELFNOTE_XEN_VERSION);
+    C(XEN_ELFNOTE_LOADER);
+    return 0;
+}
+"#;
+
+fn c_values() -> BTreeMap<String, u64> {
+    let dir = std::env::temp_dir().join(format!("xenolith-abi-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let src = dir.join("abi.c");
+    let exe = dir.join("abi");
+    std::fs::write(&src, C_PROGRAM).unwrap();
+    let cc = Command::new("gcc")
+        .args(["-std=gnu11", "-o"])
+        .arg(&exe)
+        .arg(&src)
+        .output()
+        .expect("gcc must be installed to check the ABI against Xen's headers");
+    assert!(
+        cc.status.success(),
+        "compiling against /usr/include/xen failed (is libxen-dev installed?):\n{}",
+        String::from_utf8_lossy(&cc.stderr)
+    );
+    let out = Command::new(&exe).output().unwrap();
+    assert!(out.status.success());
+    std::fs::remove_dir_all(&dir).ok();
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let (k, v) = l.rsplit_once(' ').unwrap();
+            (k.to_string(), v.parse().unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn rust_abi_matches_c_headers() {
+    use start_info::*;
+    let c = c_values();
+    let rust: Vec<(&str, u64)> = vec![
+        ("sizeof hvm_start_info", size_of::<hvm_start_info>() as u64),
+        ("offsetof hvm_start_info.magic", field::MAGIC.start as u64),
+        ("offsetof hvm_start_info.version", field::VERSION.start as u64),
+        ("offsetof hvm_start_info.flags", field::FLAGS.start as u64),
+        ("offsetof hvm_start_info.nr_modules", field::NR_MODULES.start as u64),
+        ("offsetof hvm_start_info.modlist_paddr", field::MODLIST_PADDR.start as u64),
+        ("offsetof hvm_start_info.cmdline_paddr", field::CMDLINE_PADDR.start as u64),
+        ("offsetof hvm_start_info.rsdp_paddr", field::RSDP_PADDR.start as u64),
+        ("offsetof hvm_start_info.memmap_paddr", field::MEMMAP_PADDR.start as u64),
+        ("offsetof hvm_start_info.memmap_entries", field::MEMMAP_ENTRIES.start as u64),
+        ("offsetof hvm_start_info.reserved", field::RESERVED.start as u64),
+        ("sizeof hvm_modlist_entry", modlist_field::LEN as u64),
+        ("offsetof hvm_modlist_entry.paddr", modlist_field::PADDR.start as u64),
+        ("offsetof hvm_modlist_entry.size", modlist_field::SIZE.start as u64),
+        ("offsetof hvm_modlist_entry.cmdline_paddr", modlist_field::CMDLINE_PADDR.start as u64),
+        ("sizeof hvm_memmap_table_entry", memmap_field::LEN as u64),
+        ("offsetof hvm_memmap_table_entry.addr", memmap_field::ADDR.start as u64),
+        ("offsetof hvm_memmap_table_entry.size", memmap_field::SIZE.start as u64),
+        ("offsetof hvm_memmap_table_entry.type", memmap_field::TYPE.start as u64),
+        ("XEN_HVM_START_MAGIC_VALUE", XEN_HVM_START_MAGIC_VALUE as u64),
+        ("XEN_HVM_MEMMAP_TYPE_RAM", XEN_HVM_MEMMAP_TYPE_RAM as u64),
+        ("XEN_HVM_MEMMAP_TYPE_RESERVED", XEN_HVM_MEMMAP_TYPE_RESERVED as u64),
+        ("XEN_HVM_MEMMAP_TYPE_ACPI", XEN_HVM_MEMMAP_TYPE_ACPI as u64),
+        ("XEN_HVM_MEMMAP_TYPE_NVS", XEN_HVM_MEMMAP_TYPE_NVS as u64),
+        ("XEN_HVM_MEMMAP_TYPE_UNUSABLE", XEN_HVM_MEMMAP_TYPE_UNUSABLE as u64),
+        ("XEN_HVM_MEMMAP_TYPE_DISABLED", XEN_HVM_MEMMAP_TYPE_DISABLED as u64),
+        ("XEN_HVM_MEMMAP_TYPE_PMEM", XEN_HVM_MEMMAP_TYPE_PMEM as u64),
+        ("sizeof xen_hvm_param", size_of::<hvm::xen_hvm_param>() as u64),
+        ("offsetof xen_hvm_param.domid", offset_of!(hvm::xen_hvm_param, domid) as u64),
+        ("offsetof xen_hvm_param.index", offset_of!(hvm::xen_hvm_param, index) as u64),
+        ("offsetof xen_hvm_param.value", offset_of!(hvm::xen_hvm_param, value) as u64),
+        ("HVMOP_set_param", hvm::HVMOP_set_param as u64),
+        ("HVMOP_get_param", hvm::HVMOP_get_param as u64),
+        ("HVM_PARAM_STORE_PFN", hvm::HVM_PARAM_STORE_PFN as u64),
+        ("HVM_PARAM_STORE_EVTCHN", hvm::HVM_PARAM_STORE_EVTCHN as u64),
+        ("HVM_PARAM_CONSOLE_PFN", hvm::HVM_PARAM_CONSOLE_PFN as u64),
+        ("HVM_PARAM_CONSOLE_EVTCHN", hvm::HVM_PARAM_CONSOLE_EVTCHN as u64),
+        ("DOMID_SELF", hvm::DOMID_SELF as u64),
+        ("sizeof xencons_interface", size_of::<console::xencons_interface>() as u64),
+        ("offsetof xencons_interface.in", console::OFFSET_IN as u64),
+        ("offsetof xencons_interface.out", console::OFFSET_OUT as u64),
+        ("offsetof xencons_interface.in_cons", console::OFFSET_IN_CONS as u64),
+        ("offsetof xencons_interface.in_prod", console::OFFSET_IN_PROD as u64),
+        ("offsetof xencons_interface.out_cons", console::OFFSET_OUT_CONS as u64),
+        ("offsetof xencons_interface.out_prod", console::OFFSET_OUT_PROD as u64),
+        ("XENVER_version", version::XENVER_version as u64),
+        ("XENVER_extraversion", version::XENVER_extraversion as u64),
+        ("XEN_EXTRAVERSION_LEN", version::XEN_EXTRAVERSION_LEN as u64),
+        ("XEN_CPUID_FIRST_LEAF", cpuid::XEN_CPUID_FIRST_LEAF as u64),
+        ("__HYPERVISOR_sched_op", xen_sys::__HYPERVISOR_sched_op as u64),
+        ("__HYPERVISOR_event_channel_op", xen_sys::__HYPERVISOR_event_channel_op as u64),
+        ("__HYPERVISOR_hvm_op", xen_sys::__HYPERVISOR_hvm_op as u64),
+        ("__HYPERVISOR_xen_version", xen_sys::__HYPERVISOR_xen_version as u64),
+        ("SCHEDOP_yield", xen_sys::SCHEDOP_yield as u64),
+        ("SCHEDOP_shutdown", xen_sys::SCHEDOP_shutdown as u64),
+        ("SCHEDOP_poll", xen_sys::SCHEDOP_poll as u64),
+        ("SHUTDOWN_poweroff", xen_sys::SHUTDOWN_poweroff as u64),
+        ("SHUTDOWN_reboot", xen_sys::SHUTDOWN_reboot as u64),
+        ("SHUTDOWN_crash", xen_sys::SHUTDOWN_crash as u64),
+        ("EVTCHNOP_send", xen_sys::EVTCHNOP_send as u64),
+        ("sizeof evtchn_send", size_of::<xen_sys::evtchn_send>() as u64),
+        ("sizeof sched_shutdown", size_of::<xen_sys::sched_shutdown>() as u64),
+        ("XEN_ELFNOTE_PHYS32_ENTRY", xen_sys::XEN_ELFNOTE_PHYS32_ENTRY as u64),
+        ("XEN_ELFNOTE_GUEST_OS", xen_sys::XEN_ELFNOTE_GUEST_OS as u64),
+        ("XEN_ELFNOTE_XEN_VERSION", xen_sys::XEN_ELFNOTE_XEN_VERSION as u64),
+        ("XEN_ELFNOTE_LOADER", xen_sys::XEN_ELFNOTE_LOADER as u64),
+    ];
+    let mut mismatches = Vec::new();
+    for (name, value) in &rust {
+        match c.get(*name) {
+            Some(cv) if cv == value => {}
+            other => mismatches.push(format!("{name}: rust {value}, C {other:?}")),
+        }
+    }
+    assert_eq!(c.len(), rust.len(), "every C value must be compared");
+    assert!(mismatches.is_empty(), "ABI mismatches:\n{}", mismatches.join("\n"));
+}
