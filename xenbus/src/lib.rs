@@ -1,1 +1,37 @@
+//! Xenbus: the xenstore client, the xenbus frontend state machine, device discovery and the `io/ring.h`
+//! front rings — everything a Xen PV frontend needs above the hypervisor layer, with no `unsafe`.
+//!
+//! All shared memory is reached through [`xen_traits::SharedPage`], all signalling through
+//! [`xen_traits::EventChannels`], so the whole crate runs on the host against `xen-fake`.
+//!
+//! One concern per module; this file only re-exports.
 #![no_std]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+extern crate alloc;
+#[cfg(test)]
+extern crate std;
+
+pub mod async_client;
+pub mod client;
+pub mod errno;
+pub mod error;
+pub mod payload;
+pub mod perms;
+pub mod request;
+pub mod response;
+pub mod watch;
+pub mod wire;
+pub mod xs_ring;
+
+pub use async_client::{Client, NextEvent, Reply, Transaction, Watch};
+pub use client::{Diagnostics, XenStore};
+pub use errno::XsErrno;
+pub use error::{Broken, Error, Invalid, Malformed};
+pub use perms::{Access, Perm};
+pub use request::{ReqId, Request, TxId, WatchId};
+pub use response::Response;
+pub use watch::WatchEvent;
+pub use wire::{MsgType, Packet, Repr, WireError, XENSTORE_PAYLOAD_MAX};
+pub use xs_ring::{XsRing, XENSTORE_RING_SIZE};
