@@ -1,0 +1,78 @@
+//! `cargo xtask test`: the host tests of the workspace, then the lab tests against real Xen.
+
+use std::process::Command;
+use std::time::Instant;
+
+use crate::lab::qemu;
+use crate::labtests;
+use crate::util::{repo_root, Progress, Result};
+
+pub struct TestOpts {
+    pub host: bool,
+    pub lab: bool,
+    pub filter: Option<String>,
+}
+
+pub fn test(p: &Progress, opts: &TestOpts) -> Result<i32> {
+    let mut failed_groups = Vec::new();
+    if opts.host {
+        p.step("test: host tests (cargo test --workspace)");
+        let ok = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .current_dir(repo_root())
+            .args(["test", "--workspace"])
+            .status()?
+            .success();
+        if !ok {
+            failed_groups.push("host tests");
+        }
+    }
+    if opts.lab {
+        let (passed, failed) = lab_tests(p, opts.filter.as_deref())?;
+        if failed > 0 {
+            failed_groups.push("lab tests");
+        }
+        println!("lab tests: {passed} passed, {failed} failed");
+    }
+    if failed_groups.is_empty() {
+        p.step("test: all passed");
+        Ok(0)
+    } else {
+        p.step(format!("test: FAILED: {}", failed_groups.join(", ")));
+        Ok(1)
+    }
+}
+
+fn lab_tests(p: &Progress, filter: Option<&str>) -> Result<(usize, usize)> {
+    let was_up = qemu::is_up();
+    qemu::up(p)?;
+    let (mut passed, mut failed) = (0, 0);
+    let mut failures = Vec::new();
+    for t in labtests::all() {
+        if filter.is_some_and(|f| !t.name.contains(f)) {
+            continue;
+        }
+        println!("\n=== lab test {} ===", t.name);
+        let start = Instant::now();
+        match (t.run)() {
+            Ok(()) => {
+                passed += 1;
+                println!("--- {} ... ok ({:.1}s)", t.name, start.elapsed().as_secs_f64());
+            }
+            Err(e) => {
+                failed += 1;
+                println!("--- {} ... FAILED ({:.1}s): {e}", t.name, start.elapsed().as_secs_f64());
+                failures.push(t.name);
+            }
+        }
+    }
+    if !failures.is_empty() {
+        println!("\nfailed lab tests:");
+        for f in &failures {
+            println!("    {f}");
+        }
+    }
+    if !was_up {
+        qemu::down(p)?;
+    }
+    Ok((passed, failed))
+}

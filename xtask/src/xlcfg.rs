@@ -1,0 +1,140 @@
+//! xl configuration files: reading the domain name and rewriting a config for the lab.
+//!
+//! The configs in `xl-configs/` are what users deploy: paths are relative to the repository
+//! root (run `xl` from there) and there is nothing lab-specific in them. For the lab, relative
+//! `kernel`, `ramdisk` and disk `target=` paths become absolute paths under dom0's `/lab` share,
+//! settings the lab needs are added, and callers can override keys (e.g. `extra`).
+
+/// Settings every lab domain gets. `tsc_mode="native"`: under TCG, an intercepted RDTSCP loops
+/// forever. `on_crash="preserve"`: a crashed domain stays listed, so the runner can see it.
+pub const LAB_SETTINGS: &[(&str, &str)] = &[("tsc_mode", "\"native\""), ("on_crash", "\"preserve\"")];
+
+fn key_of(line: &str) -> Option<&str> {
+    let t = line.trim_start();
+    if t.starts_with('#') {
+        return None;
+    }
+    let (k, _) = t.split_once('=')?;
+    let k = k.trim();
+    (!k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')).then_some(k)
+}
+
+/// The string value of a one-line `key = "value"` setting.
+pub fn get_string(cfg: &str, key: &str) -> Option<String> {
+    cfg.lines().filter(|l| key_of(l) == Some(key)).last().and_then(|l| {
+        let v = l.split_once('=')?.1.trim();
+        let q = v.chars().next().filter(|c| *c == '"' || *c == '\'')?;
+        let inner = &v[1..];
+        Some(inner[..inner.find(q)?].to_string())
+    })
+}
+
+fn absolutize(path: &str, share: &str) -> String {
+    if path.starts_with('/') || path.is_empty() {
+        path.to_string()
+    } else {
+        format!("{share}/{}", path.trim_start_matches("./"))
+    }
+}
+
+/// Rewrites a user config for the lab. `overrides` replace (or add) whole settings, given as
+/// (key, value-as-written-in-xl-syntax).
+pub fn for_lab(cfg: &str, share: &str, overrides: &[(&str, String)]) -> String {
+    let mut out = String::new();
+    let replaced: Vec<&str> = LAB_SETTINGS.iter().map(|(k, _)| *k).chain(overrides.iter().map(|(k, _)| *k)).collect();
+    for line in cfg.lines() {
+        match key_of(line) {
+            Some(k) if replaced.contains(&k) => continue,
+            Some(k @ ("kernel" | "ramdisk" | "device_model_override")) => {
+                if let Some(v) = get_string(line, k) {
+                    out.push_str(&format!("{k} = \"{}\"\n", absolutize(&v, share)));
+                    continue;
+                }
+            }
+            _ => {}
+        }
+        out.push_str(&rewrite_targets(line, share));
+        out.push('\n');
+    }
+    for (k, v) in LAB_SETTINGS {
+        out.push_str(&format!("{k} = {v}\n"));
+    }
+    for (k, v) in overrides {
+        out.push_str(&format!("{k} = {v}\n"));
+    }
+    out
+}
+
+/// `target=PATH` inside disk specs (up to the next comma or quote) made absolute.
+fn rewrite_targets(line: &str, share: &str) -> String {
+    let mut out = String::new();
+    let mut rest = line;
+    while let Some(i) = rest.find("target=") {
+        let (head, tail) = rest.split_at(i + "target=".len());
+        out.push_str(head);
+        let end = tail.find([',', '\'', '"']).unwrap_or(tail.len());
+        out.push_str(&absolutize(&tail[..end], share));
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Relative disk `target=` paths of a config (to create missing scratch disks).
+pub fn disk_targets(cfg: &str) -> Vec<String> {
+    let mut v = Vec::new();
+    for line in cfg.lines().filter(|l| !l.trim_start().starts_with('#')) {
+        let mut rest = line;
+        while let Some(i) = rest.find("target=") {
+            let tail = &rest[i + "target=".len()..];
+            let end = tail.find([',', '\'', '"']).unwrap_or(tail.len());
+            v.push(tail[..end].to_string());
+            rest = &tail[end..];
+        }
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CFG: &str = r#"# a comment with kernel = "x"
+type = "pvh"
+name = "hello"
+kernel = "target/images/hello"
+ramdisk = '/abs/initrd'
+extra = "a=1"
+tsc_mode = "always_emulate"
+disk = [ 'format=raw,vdev=xvda,access=rw,target=target/lab/disks/a.img',
+         "vdev=xvdb,access=ro,target=/srv/b.img" ]
+"#;
+
+    #[test]
+    fn reads_strings() {
+        assert_eq!(get_string(CFG, "name").as_deref(), Some("hello"));
+        assert_eq!(get_string(CFG, "ramdisk").as_deref(), Some("/abs/initrd"));
+        assert_eq!(get_string(CFG, "memory"), None);
+    }
+
+    #[test]
+    fn rewrites_paths_and_adds_lab_settings() {
+        let out = for_lab(CFG, "/lab", &[("extra", "\"b=2\"".into())]);
+        assert!(out.contains("kernel = \"/lab/target/images/hello\"\n"), "{out}");
+        assert!(out.contains("ramdisk = \"/abs/initrd\"\n"), "{out}");
+        assert!(out.contains("target=/lab/target/lab/disks/a.img'"), "{out}");
+        assert!(out.contains("target=/srv/b.img\""), "{out}");
+        assert!(!out.contains("always_emulate"), "lab settings replace the user's: {out}");
+        assert!(out.contains("tsc_mode = \"native\"\n"));
+        assert!(out.contains("on_crash = \"preserve\"\n"));
+        assert!(!out.contains("a=1"), "{out}");
+        assert_eq!(get_string(&out, "extra").as_deref(), Some("b=2"));
+        // The comment is kept as it was.
+        assert!(out.starts_with("# a comment with kernel = \"x\"\n"));
+    }
+
+    #[test]
+    fn lists_disk_targets() {
+        assert_eq!(disk_targets(CFG), vec!["target/lab/disks/a.img", "/srv/b.img"]);
+    }
+}
