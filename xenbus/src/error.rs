@@ -20,6 +20,8 @@ pub enum Error {
     UnknownRequest,
     /// A transaction was retried the maximum number of times and still conflicted.
     TooManyRetries,
+    /// The backend went to `Closing`/`Closed` while we waited for another state.
+    BackendClosed(crate::state::XenbusState),
 }
 
 impl Error {
@@ -132,6 +134,7 @@ impl fmt::Display for Error {
             Error::Invalid(i) => write!(f, "invalid request: {i:?}"),
             Error::UnknownRequest => write!(f, "no such request in flight"),
             Error::TooManyRetries => write!(f, "transaction still conflicting after retries"),
+            Error::BackendClosed(s) => write!(f, "backend went to state {s}"),
         }
     }
 }
