@@ -134,6 +134,7 @@ impl Domain {
         };
         let cfg = fs::read_to_string(&cfg_path).map_err(|e| err!("cannot read {}: {e}", cfg_path.display()))?;
         let name = xlcfg::get_string(&cfg, "name").ok_or_else(|| err!("{} has no name=", cfg_path.display()))?;
+        let cfg = xlcfg::merge(&cfg, &opts.overrides);
         for disk in xlcfg::disk_targets(&cfg).iter().filter(|d| !d.starts_with('/')) {
             let host = l.repo.join(disk);
             if !host.exists() {
@@ -143,7 +144,7 @@ impl Domain {
                 fs::File::create(&host)?.set_len(64 << 20)?;
             }
         }
-        let lab_cfg = xlcfg::for_lab(&cfg, DOM0_SHARE, &opts.overrides);
+        let lab_cfg = xlcfg::absolute_paths(&cfg, DOM0_SHARE);
         fs::create_dir_all(l.run_configs())?;
         let host_cfg = l.run_configs().join(format!("{name}.cfg"));
         fs::write(&host_cfg, lab_cfg)?;

@@ -22,6 +22,7 @@ pub fn example_of_config(cfg_name: &str) -> Result<Option<String>> {
 
 /// Builds `examples/NAME` in release mode and returns the installed image's path.
 pub fn build(name: &str) -> Result<PathBuf> {
+    crate::lab::host::ensure_rust_target(&crate::util::Progress::new())?;
     let root = repo_root();
     let examples = root.join("examples");
     if !examples.join(name).join("Cargo.toml").exists() {

@@ -3,7 +3,7 @@
 use std::process::Command;
 use std::time::Instant;
 
-use crate::lab::qemu;
+use crate::lab::{host, qemu};
 use crate::labtests;
 use crate::util::{repo_root, Progress, Result};
 
@@ -16,6 +16,8 @@ pub struct TestOpts {
 pub fn test(p: &Progress, opts: &TestOpts) -> Result<i32> {
     let mut failed_groups = Vec::new();
     if opts.host {
+        host::ensure(p, host::HOST_TESTS)?;
+        host::ensure_rust_target(p)?;
         p.step("test: host tests (cargo test --workspace)");
         let ok = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
             .current_dir(repo_root())

@@ -37,30 +37,25 @@ fn absolutize(path: &str, share: &str) -> String {
     }
 }
 
-/// Rewrites a user config for the lab. `overrides` replace (or add) whole settings, given as
-/// (key, value-as-written-in-xl-syntax).
-pub fn for_lab(cfg: &str, share: &str, overrides: &[(&str, String)]) -> String {
-    let mut out = String::new();
+/// The user's config with the lab settings and `overrides` applied: each replaces (or adds) a
+/// whole setting, given as (key, value as written in xl syntax).
+pub fn merge(cfg: &str, overrides: &[(&str, String)]) -> String {
     let replaced: Vec<&str> = LAB_SETTINGS.iter().map(|(k, _)| *k).chain(overrides.iter().map(|(k, _)| *k)).collect();
+    let kept = cfg.lines().filter(|l| !key_of(l).is_some_and(|k| replaced.contains(&k))).map(str::to_string);
+    let added = LAB_SETTINGS.iter().map(|(k, v)| (*k, v.to_string())).chain(overrides.iter().cloned());
+    kept.chain(added.map(|(k, v)| format!("{k} = {v}"))).map(|l| l + "\n").collect()
+}
+
+/// Relative `kernel`, `ramdisk` and disk `target=` paths made absolute under `share`.
+pub fn absolute_paths(cfg: &str, share: &str) -> String {
+    let mut out = String::new();
     for line in cfg.lines() {
-        match key_of(line) {
-            Some(k) if replaced.contains(&k) => continue,
-            Some(k @ ("kernel" | "ramdisk" | "device_model_override")) => {
-                if let Some(v) = get_string(line, k) {
-                    out.push_str(&format!("{k} = \"{}\"\n", absolutize(&v, share)));
-                    continue;
-                }
-            }
-            _ => {}
+        let path_key = key_of(line).filter(|k| matches!(*k, "kernel" | "ramdisk"));
+        match path_key.and_then(|k| Some((k, get_string(line, k)?))) {
+            Some((k, v)) => out.push_str(&format!("{k} = \"{}\"", absolutize(&v, share))),
+            None => out.push_str(&rewrite_targets(line, share)),
         }
-        out.push_str(&rewrite_targets(line, share));
         out.push('\n');
-    }
-    for (k, v) in LAB_SETTINGS {
-        out.push_str(&format!("{k} = {v}\n"));
-    }
-    for (k, v) in overrides {
-        out.push_str(&format!("{k} = {v}\n"));
     }
     out
 }
@@ -119,9 +114,17 @@ disk = [ 'format=raw,vdev=xvda,access=rw,target=target/lab/disks/a.img',
 
     #[test]
     fn rewrites_paths_and_adds_lab_settings() {
-        let out = for_lab(CFG, "/lab", &[("extra", "\"b=2\"".into())]);
+        let out = absolute_paths(
+            &merge(
+                CFG,
+                &[("extra", "\"b=2\"".into()), ("vif", "['bridge=xenbr1']".into()), ("ramdisk", "\"r.gz\"".into())],
+            ),
+            "/lab",
+        );
         assert!(out.contains("kernel = \"/lab/target/images/hello\"\n"), "{out}");
-        assert!(out.contains("ramdisk = \"/abs/initrd\"\n"), "{out}");
+        assert!(out.contains("ramdisk = \"/lab/r.gz\"\n"), "overrides are rewritten too: {out}");
+        assert!(!out.contains("/abs/initrd"), "{out}");
+        assert!(out.contains("vif = ['bridge=xenbr1']\n"), "{out}");
         assert!(out.contains("target=/lab/target/lab/disks/a.img'"), "{out}");
         assert!(out.contains("target=/srv/b.img\""), "{out}");
         assert!(!out.contains("always_emulate"), "lab settings replace the user's: {out}");

@@ -93,7 +93,7 @@ pub fn build(p: &Progress) -> Result<()> {
 }
 
 fn need_root_and_host(p: &Progress) -> Result<()> {
-    host::ensure(p)?;
+    host::ensure(p, host::LAB)?;
     if !is_root() {
         return Err(err!(
             "building the lab needs root (debootstrap, chroot, mount); run `sudo cargo xtask lab build`"

@@ -5,25 +5,29 @@ use std::process::Command;
 use crate::util::{have_program, is_root, run, Progress, Result};
 use crate::err;
 
-/// (program that must exist, Debian package that brings it)
-const NEEDS: &[(&str, &str)] = &[
+/// (program that must exist, Debian package that brings it): what the lab needs.
+pub const LAB: &[(&str, &str)] = &[
     ("qemu-system-x86_64", "qemu-system-x86"),
     ("debootstrap", "debootstrap"),
     ("cpio", "cpio"),
     ("gzip", "gzip"),
+    ("/bin/busybox", "busybox-static"),
 ];
-/// Files (not programs on PATH) that must exist.
-const NEED_FILES: &[(&str, &str)] = &[("/bin/busybox", "busybox-static")];
+/// What the host tests need: a C compiler and Xen's public headers (layout checks).
+pub const HOST_TESTS: &[(&str, &str)] = &[("gcc", "gcc"), ("/usr/include/xen/xen.h", "libxen-dev")];
 
-fn missing() -> Vec<&'static str> {
-    let mut pkgs: Vec<&str> = NEEDS.iter().filter(|(p, _)| !have_program(p)).map(|(_, k)| *k).collect();
-    // The reference guest needs a *static* busybox; the dynamic one of package `busybox` will not do.
-    for (f, k) in NEED_FILES {
-        if !is_static_elf(f) {
-            pkgs.push(k);
-        }
-    }
-    pkgs
+/// A need is a program on PATH, or an absolute file path. `/bin/busybox` must be *static*: the
+/// reference guest runs it alone, so the dynamic one of package `busybox` will not do.
+fn missing(needs: &[(&'static str, &'static str)]) -> Vec<&'static str> {
+    needs
+        .iter()
+        .filter(|(what, _)| match *what {
+            "/bin/busybox" => !is_static_elf(what),
+            f if f.starts_with('/') => !std::path::Path::new(f).exists(),
+            prog => !have_program(prog),
+        })
+        .map(|(_, pkg)| *pkg)
+        .collect()
 }
 
 /// An ELF with no PT_INTERP program header is static.
@@ -39,15 +43,15 @@ fn is_static_elf(path: &str) -> bool {
     !(0..phnum).any(|i| u(phoff + i * phentsize, 4) == 3)
 }
 
-/// Makes sure the host has what the lab needs; installs it when root, else says how.
-pub fn ensure(p: &Progress) -> Result<()> {
-    let pkgs = missing();
+/// Makes sure the host has `needs`; installs them when root, else says how.
+pub fn ensure(p: &Progress, needs: &[(&'static str, &'static str)]) -> Result<()> {
+    let pkgs = missing(needs);
     if pkgs.is_empty() {
         return Ok(());
     }
     let line = format!("apt-get install -y --no-install-recommends {}", pkgs.join(" "));
     if !is_root() {
-        return Err(err!("the lab needs host packages; run as root:\n  apt-get update && {line}"));
+        return Err(err!("host packages are missing; run as root:\n  apt-get update && {line}"));
     }
     p.step(format!("host: installing {}", pkgs.join(" ")));
     run(Command::new("apt-get").arg("update").arg("-q"))?;
@@ -55,9 +59,20 @@ pub fn ensure(p: &Progress) -> Result<()> {
         .args(["install", "-y", "-q", "--no-install-recommends"])
         .args(&pkgs)
         .env("DEBIAN_FRONTEND", "noninteractive"))?;
-    let still = missing();
+    let still = missing(needs);
     if !still.is_empty() {
         return Err(err!("still missing after apt-get install: {}", still.join(" ")));
     }
     Ok(())
+}
+
+/// Makes sure the bare-metal target is installed (rust-toolchain.toml names it; older rustup
+/// versions do not add targets to a toolchain that is already installed).
+pub fn ensure_rust_target(p: &Progress) -> Result<()> {
+    let installed = crate::util::output(Command::new("rustup").args(["target", "list", "--installed"]))?;
+    if installed.lines().any(|l| l.trim() == "x86_64-unknown-none") {
+        return Ok(());
+    }
+    p.step("host: rustup target add x86_64-unknown-none");
+    run(Command::new("rustup").args(["target", "add", "x86_64-unknown-none"]))
 }
