@@ -38,3 +38,16 @@ fn out_byte(b: u8) {
     use std::io::Write;
     let _ = std::io::stderr().write_all(&[b]);
 }
+
+/// I/O port of QEMU's `isa-debug-exit` device, used only when not running on Xen (plain QEMU boots for
+/// development): QEMU exits with status `(code << 1) | 1`. Without the device the write is ignored.
+pub const QEMU_DEBUG_EXIT_PORT: u16 = 0xf4;
+
+#[cfg(target_os = "none")]
+pub fn qemu_debug_exit(code: u8) {
+    // SAFETY: a write to the isa-debug-exit port ends QEMU or, without that device, does nothing; it
+    // does not touch memory.
+    unsafe {
+        core::arch::asm!("out dx, al", in("dx") QEMU_DEBUG_EXIT_PORT, in("al") code, options(nomem, nostack, preserves_flags))
+    }
+}

@@ -3,10 +3,13 @@
 //! * [`ring`]: the producer logic over any [`RingMemory`], host-tested.
 //! * [`page`]: [`RingMemory`] over the real shared page (raw pointers, volatile bytes, atomic indices).
 //! * [`writer`]: writing a whole buffer with notify/wait, and flushing, with a bounded wait.
+//! * `xen` (target): the console of this domain, found through HVM params.
 
 pub mod page;
 pub mod ring;
 pub mod writer;
+#[cfg(target_os = "none")]
+pub mod xen;
 
 pub use page::SharedPage;
 pub use ring::{ConsoleRing, RingError, RingMemory};

@@ -1,0 +1,18 @@
+//! The first Xenolith unikernel: greets, shows what it was given, and powers off.
+#![no_std]
+#![no_main]
+
+use xenolith::context::human_size;
+use xenolith::{println, Context};
+
+xenolith::main!(main);
+
+fn main(ctx: &Context) {
+    println!("Hello from Xenolith");
+    println!("Command line: {}", ctx.cmdline());
+    println!("Memory: {}", human_size(ctx.memory_bytes()));
+    match ctx.xen_version() {
+        Some(v) => println!("Xen version: {v}"),
+        None => println!("Xen version: none (not running on Xen)"),
+    }
+}
