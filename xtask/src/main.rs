@@ -1,5 +1,6 @@
 //! `cargo xtask`: build, run, test and benchmark Xenolith images in the Xen lab.
 
+mod bench;
 mod domain;
 mod images;
 mod lab;
@@ -19,6 +20,7 @@ const USAGE: &str = "usage: cargo xtask <command>
   build NAME                build examples/NAME into target/images/NAME
   run NAME [--timeout SECS] boot xl-configs/NAME.cfg in the lab, stream its console;
                             exit 0 only when the domain powered off
+  bench                     measure images beside the Linux reference guest (target/bench/)
   test [--host|--lab] [FILTER]
                             host tests, then lab tests (FILTER: lab tests whose name contains it)
 ";
@@ -57,6 +59,7 @@ fn dispatch(args: &[&str]) -> Result<i32> {
             };
             run::run(&p, name, std::time::Duration::from_secs(timeout))
         }
+        ["bench"] => bench::bench(&p),
         ["test", rest @ ..] => {
             let mut opts = test::TestOpts { host: true, lab: true, filter: None };
             for a in rest {
