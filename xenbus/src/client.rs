@@ -209,6 +209,9 @@ impl<P: SharedPage, E: EventChannels> XenStore<P, E> {
 
     fn send(&mut self) -> bool {
         let mut any = false;
+        if self.ring.check_request_index().is_err() {
+            return false;
+        }
         while let Some(msg) = self.out.front() {
             let rest = &msg[self.out_off..];
             match self.ring.write(rest) {

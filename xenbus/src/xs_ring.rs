@@ -108,6 +108,20 @@ impl<P: SharedPage> XsRing<P> {
         why
     }
 
+    /// Check the daemon's `req_cons` against our producer (done on every pump, so a jump is noticed even
+    /// when we have nothing to send).
+    pub fn check_request_index(&mut self) -> Result<(), Broken> {
+        if let Some(b) = self.broken {
+            return Err(b);
+        }
+        let cons = self.page.load_acquire_u32(layout::REQ_CONS);
+        let prod = self.req_prod;
+        if prod.wrapping_sub(cons) > XENSTORE_RING_SIZE {
+            return Err(self.fail(Broken::RequestIndex { prod, cons }));
+        }
+        Ok(())
+    }
+
     /// Copy as much of `data` as fits into `req[]` and publish it. Returns the bytes written (0 when full).
     pub fn write(&mut self, data: &[u8]) -> Result<usize, Broken> {
         if let Some(b) = self.broken {
