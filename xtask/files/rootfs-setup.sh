@@ -13,6 +13,10 @@ EOS
 # Nothing may start services inside the chroot.
 printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
 chmod +x /usr/sbin/policy-rc.d
+# The kernel package would build an initrd for itself (a minute of work); dom0 boots from its own
+# initramfs, so update-initramfs becomes a no-op.
+dpkg-divert --local --rename --add /usr/sbin/update-initramfs
+ln -sf /bin/true /usr/sbin/update-initramfs
 apt-get -q update
 apt-get -q -y -o Dpkg::Options::=--force-confold upgrade
 apt-get -q -y --no-install-recommends install xen-hypervisor-4.17-amd64 linux-image-amd64
@@ -30,6 +34,6 @@ for d in drivers/gpu drivers/media drivers/net/wireless drivers/net/ethernet dri
          fs/gfs2 fs/ceph fs/jfs fs/reiserfs fs/nilfs2 fs/ubifs fs/udf arch/x86/kvm; do
     rm -rf "$kdir/kernel/$d"
 done
-rm -rf /lib/firmware
+rm -rf /lib/firmware /usr/lib/udev/hwdb.d /usr/lib/udev/hwdb.bin /etc/udev/hwdb.bin
 depmod "$(basename "$kdir")"
 rm -f /usr/sbin/policy-rc.d /tmp/setup.sh

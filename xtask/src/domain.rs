@@ -59,6 +59,23 @@ pub fn shutdown_reasons(xl_log: &str) -> Vec<u32> {
         .collect()
 }
 
+/// The domain id in `Waiting for domain NAME (domid N) to die`.
+pub fn domid_in_xl_log(xl_log: &str) -> Option<u32> {
+    let rest = &xl_log[xl_log.find("(domid ")? + "(domid ".len()..];
+    rest[..rest.find(')')?].trim().parse().ok()
+}
+
+fn wait_domid(xl_log: &std::path::Path) -> Option<u32> {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(20) {
+        if let Some(id) = fs::read_to_string(xl_log).ok().as_deref().and_then(domid_in_xl_log) {
+            return Some(id);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
+}
+
 /// Follows a growing file from an offset and hands out whole lines.
 struct Tail {
     path: PathBuf,
@@ -161,9 +178,10 @@ impl Domain {
         if code != 0 {
             return Err(err!("xl create {name} failed ({code}):\n{out}"));
         }
-        let domid: u32 = client::sh_ok(&format!("xl domid {name}"))
-            .and_then(|s| s.trim().parse().map_err(|_| err!("xl domid {name}: {s:?}")))
-            .map_err(|e| err!("domain {name} vanished right after xl create: {e}"))?;
+        // A short-lived guest may be gone before we could ask `xl domid`: the domain id comes
+        // from the log of the xl process that waits for the domain.
+        let domid = wait_domid(&l.xl_log(&name))
+            .ok_or_else(|| err!("xl create {name} returned, but its xl log names no domain id"))?;
         Ok(Domain {
             console: Tail::new(l.console_log(&name), 0),
             serial,
@@ -302,6 +320,8 @@ mod tests {
                    Action for shutdown reason code 1 is restart\n\
                    Domain 4 has shut down, reason code 3 0x3\n";
         assert_eq!(shutdown_reasons(log), vec![1, 3]);
+        assert_eq!(domid_in_xl_log(log), Some(3));
+        assert_eq!(domid_in_xl_log("Waiting for domain x (domid ) to die"), None);
         assert_eq!(shutdown_reasons("nothing here\n"), Vec::<u32>::new());
     }
 

@@ -1,6 +1,7 @@
 //! Tests that run in the lab, against real Xen. Each waits for explicit markers with generous
 //! timeouts (TCG is slow) and prints what it saw, so a log shows the evidence.
 
+mod boot;
 mod dom0;
 mod linux_ref;
 
@@ -14,6 +15,7 @@ pub struct LabTest {
 pub fn all() -> Vec<LabTest> {
     let mut v = Vec::new();
     v.extend(dom0::tests());
+    v.extend(boot::tests());
     v.extend(linux_ref::tests());
     v
 }
