@@ -118,7 +118,6 @@ impl Tree {
     }
 
     /// Create `path` and missing ancestors (checking write access on the nearest existing ancestor).
-    /// New nodes inherit the parent's permissions with `dom` as owner.
     fn create(&mut self, dom: DomId, path: &str, ch: &mut Changes) -> Result<(), XsErrno> {
         if self.nodes.contains_key(path) {
             return Ok(());
@@ -136,12 +135,16 @@ impl Tree {
         if !access_of(dom, &anc.perms).can_write() {
             return Err(XsErrno::Eacces);
         }
+        // As C xenstored: new nodes copy the parent's permissions; an unprivileged creator becomes owner.
         let mut perms = anc.perms.clone();
-        perms[0].domid = dom;
-        for p in missing.into_iter().rev() {
-            self.nodes.insert(p.clone(), Node { value: Vec::new(), perms: perms.clone() });
-            ch.paths.push((p, false));
+        if dom != DomId::DOM0 {
+            perms[0].domid = dom;
         }
+        for p in missing.into_iter().rev() {
+            self.nodes.insert(p, Node { value: Vec::new(), perms: perms.clone() });
+        }
+        // Watches fire for the node asked for (watches are recursive, so this covers its new parents' watchers).
+        ch.paths.push((path.to_string(), false));
         Ok(())
     }
 
