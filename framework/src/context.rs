@@ -36,11 +36,17 @@ impl core::fmt::Display for Version {
 pub struct Context {
     start_info: StartInfo,
     xen_version: Option<Version>,
+    high_ram_mapped: u64,
 }
 
 impl Context {
-    pub fn new(start_info: StartInfo, xen_version: Option<Version>) -> Context {
-        Context { start_info, xen_version }
+    pub fn new(start_info: StartInfo, xen_version: Option<Version>, high_ram_mapped: u64) -> Context {
+        Context { start_info, xen_version, high_ram_mapped }
+    }
+
+    /// RAM above 4 GiB that is mapped (and was probed at boot), in bytes.
+    pub fn memory_above_4g_bytes(&self) -> u64 {
+        self.high_ram_mapped
     }
 
     /// The command line (`extra=` in the xl config); empty if it is not UTF-8.

@@ -28,7 +28,10 @@ pub fn start(boot: Boot, main: fn(&Context)) -> ! {
     if boot.high_ram.unmapped_bytes != 0 {
         crate::println!("xenolith: {} bytes of RAM above 4 GiB left unmapped", boot.high_ram.unmapped_bytes);
     }
-    let ctx = Context::new(start_info, xen_version);
+    if !boot.stack_guard {
+        crate::println!("xenolith: image extends beyond 2 MiB: no stack guard page");
+    }
+    let ctx = Context::new(start_info, xen_version, boot.high_ram.mapped_bytes);
     main(&ctx);
     power::poweroff()
 }

@@ -27,6 +27,8 @@ pvh_pdpt:       .skip 4096
 pvh_pd:         .skip 4096 * 4
 pvh_pt0:        .skip 4096
 pvh_pd_pool:    .skip 4096 * 4
+    .global pvh_stack_guard
+pvh_stack_guard: .skip 4096             /* unmapped by paging::enable_guards: catches stack overflow */
 pvh_boot_stack: .skip {stack_size}
 pvh_boot_stack_top:
 
@@ -82,7 +84,7 @@ pvh_start32:
     jb 3b
 
     /* The first 2 MiB with 4 KiB pages, so that page 0 can be unmapped (null guard) once the start
-       info (which QEMU places partly in page 0) has been copied: see paging::enable_null_guard. */
+       info (which QEMU places partly in page 0) has been copied: see paging::enable_guards. */
     mov eax, offset pvh_pt0
     or eax, 3
     mov [pvh_pd], eax

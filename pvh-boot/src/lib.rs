@@ -41,6 +41,8 @@ pub struct Boot {
     pub high_ram: HighRam,
     /// Physical address the loader passed in `%ebx`.
     pub start_info_paddr: u64,
+    /// Whether the page below the boot stack is unmapped (stack overflow faults).
+    pub stack_guard: bool,
 }
 
 #[cfg(target_os = "none")]
@@ -49,12 +51,16 @@ extern "C" fn pvh_boot_entry64(start_info_paddr: u64) -> ! {
     gdt::init();
     idt::init();
     let start_info = StartInfo::read(&memory::BootMemory, start_info_paddr);
-    paging::enable_null_guard();
+    let stack_guard = paging::enable_guards();
     let high_ram = match &start_info {
-        Ok(info) => paging::map_high_ram(info.memmap()),
+        Ok(info) => {
+            let high = paging::map_high_ram(info.memmap());
+            paging::probe_high_ram(info.memmap(), &high);
+            high
+        }
         Err(_) => HighRam::default(),
     };
-    let boot = Boot { start_info, high_ram, start_info_paddr };
+    let boot = Boot { start_info, high_ram, start_info_paddr, stack_guard };
     extern "Rust" {
         fn __xenolith_boot_main(boot: Boot) -> !;
     }

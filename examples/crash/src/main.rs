@@ -1,5 +1,8 @@
-//! Dereferences a bad pointer (into the unmapped page 0). Xenolith reports the page fault (vector,
-//! error code, RIP, RSP, CR2, registers, stack walk) and shuts the domain down with reason `crash`.
+//! Crashes on purpose, to show Xenolith's crash reports. By default it dereferences a bad pointer (into
+//! the unmapped page 0): the page fault is reported (vector, error code, RIP, RSP, CR2, registers,
+//! stack walk) and the domain shuts down with reason `crash`. With `extra = "panic"` it panics instead
+//! (message and location are printed); with `extra = "overflow"` it overflows its stack into the
+//! guard page.
 #![no_std]
 #![no_main]
 
@@ -7,12 +10,31 @@ use xenolith::{println, Context};
 
 xenolith::main!(main);
 
-fn main(_ctx: &Context) {
-    println!("crash: reading through a bad pointer");
-    fault_here();
+fn main(ctx: &Context) {
+    match ctx.cmdline().trim() {
+        "panic" => {
+            println!("crash: panicking");
+            panic!("deliberate panic from the crash example");
+        }
+        "overflow" => {
+            println!("crash: overflowing the stack");
+            println!("depth {}", recurse(0, &[0; 64]));
+        }
+        _ => {
+            println!("crash: reading through a bad pointer");
+            fault_here();
+        }
+    }
 }
 
 #[inline(never)]
 fn fault_here() {
     xenolith::debug::read_null_page();
+}
+
+/// Unbounded recursion; the black_box keeps the frames from being optimised away.
+#[inline(never)]
+fn recurse(depth: u64, pad: &[u8; 64]) -> u64 {
+    let local = core::hint::black_box(*pad);
+    recurse(depth + 1, &local) + u64::from(local[0])
 }
