@@ -35,7 +35,14 @@ impl<P: SharedPage, Req: RingEntry, Rsp: RingEntry> BackRing<P, Req, Rsp> {
         let slot = entry_size(Req::SIZE, Req::ALIGN, Rsp::SIZE, Rsp::ALIGN);
         let nr_ents = ring_size(page.size(), slot);
         assert!(nr_ents > 0, "ring memory too small");
-        BackRing { page, rsp_prod_pvt: start, req_cons: start, nr_ents, slot, _t: PhantomData }
+        BackRing {
+            page,
+            rsp_prod_pvt: start,
+            req_cons: start,
+            nr_ents,
+            slot,
+            _t: PhantomData,
+        }
     }
 
     /// Number of slots.
@@ -56,9 +63,14 @@ impl<P: SharedPage, Req: RingEntry, Rsp: RingEntry> BackRing<P, Req, Rsp> {
     pub fn take_request(&mut self) -> Result<Option<Req>, RequestOverflow> {
         let req_prod = self.page.load_acquire_u32(layout::REQ_PROD);
         if req_prod.wrapping_sub(self.rsp_prod_pvt) > self.nr_ents {
-            return Err(RequestOverflow { req_prod, rsp_prod_pvt: self.rsp_prod_pvt });
+            return Err(RequestOverflow {
+                req_prod,
+                rsp_prod_pvt: self.rsp_prod_pvt,
+            });
         }
-        if req_prod == self.req_cons || self.req_cons.wrapping_sub(self.rsp_prod_pvt) >= self.nr_ents {
+        if req_prod == self.req_cons
+            || self.req_cons.wrapping_sub(self.rsp_prod_pvt) >= self.nr_ents
+        {
             return Ok(None);
         }
         self.page.fence_read();
@@ -98,7 +110,8 @@ impl<P: SharedPage, Req: RingEntry, Rsp: RingEntry> BackRing<P, Req, Rsp> {
         if pending(self) {
             return true;
         }
-        self.page.write_u32(layout::REQ_EVENT, self.req_cons.wrapping_add(1));
+        self.page
+            .write_u32(layout::REQ_EVENT, self.req_cons.wrapping_add(1));
         self.page.fence_full();
         pending(self)
     }

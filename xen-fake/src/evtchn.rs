@@ -60,14 +60,20 @@ impl EventHub {
 
     /// The event channel service of domain `dom`.
     pub fn domain(&self, dom: DomId) -> FakeEventChannels {
-        FakeEventChannels { hub: self.clone(), dom }
+        FakeEventChannels {
+            hub: self.clone(),
+            dom,
+        }
     }
 
     /// Connect `a` and `b` the way a split driver does: `a` allocates an unbound port for `b`, `b` binds to
     /// it. Returns (`a`'s port, `b`'s port).
     pub fn connect(&self, a: DomId, b: DomId) -> (Port, Port) {
         let pa = self.domain(a).alloc_unbound(b).expect("alloc_unbound");
-        let pb = self.domain(b).bind_interdomain(a, pa).expect("bind_interdomain");
+        let pb = self
+            .domain(b)
+            .bind_interdomain(a, pa)
+            .expect("bind_interdomain");
         (pa, pb)
     }
 
@@ -91,22 +97,40 @@ impl FakeEventChannels {
 
     /// Every call this domain made, in order.
     pub fn calls(&self) -> Vec<Call> {
-        self.hub.lock().calls.iter().filter(|(d, _)| *d == self.dom).map(|(_, c)| *c).collect()
+        self.hub
+            .lock()
+            .calls
+            .iter()
+            .filter(|(d, _)| *d == self.dom)
+            .map(|(_, c)| *c)
+            .collect()
     }
 
     /// How many times this domain notified `port`.
     pub fn notify_count(&self, port: Port) -> usize {
-        self.calls().iter().filter(|c| **c == Call::Notify(port)).count()
+        self.calls()
+            .iter()
+            .filter(|c| **c == Call::Notify(port))
+            .count()
     }
 
     /// Events received on `port` so far.
     pub fn received(&self, port: Port) -> u64 {
-        self.hub.lock().ports.get(&(self.dom, port)).map(|p| p.received).unwrap_or(0)
+        self.hub
+            .lock()
+            .ports
+            .get(&(self.dom, port))
+            .map(|p| p.received)
+            .unwrap_or(0)
     }
 
     /// Whether `port` is masked.
     pub fn is_masked(&self, port: Port) -> bool {
-        self.hub.lock().ports.get(&(self.dom, port)).is_some_and(|p| p.masked)
+        self.hub
+            .lock()
+            .ports
+            .get(&(self.dom, port))
+            .is_some_and(|p| p.masked)
     }
 
     /// Consume the pending bit of `port` (true if an event was pending).
@@ -141,7 +165,10 @@ impl FakeEventChannels {
             if now >= deadline {
                 return false;
             }
-            h = cv.wait_timeout(h, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
+            h = cv
+                .wait_timeout(h, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
         }
     }
 
@@ -160,7 +187,10 @@ impl EventChannels for FakeEventChannels {
         let mut h = self.hub.lock();
         Self::record(&mut h, self.dom, Call::Notify(port));
         let peer = match h.ports.get(&(self.dom, port)) {
-            Some(PortState { binding: Binding::Interdomain(d, p), .. }) => Some((*d, *p)),
+            Some(PortState {
+                binding: Binding::Interdomain(d, p),
+                ..
+            }) => Some((*d, *p)),
             _ => None,
         };
         if let Some(key) = peer {
@@ -198,7 +228,12 @@ impl EventChannels for FakeEventChannels {
         *next += 1;
         h.ports.insert(
             (self.dom, port),
-            PortState { binding: Binding::Unbound(remote), masked: false, pending: false, received: 0 },
+            PortState {
+                binding: Binding::Unbound(remote),
+                masked: false,
+                pending: false,
+                received: 0,
+            },
         );
         Self::record(&mut h, self.dom, Call::AllocUnbound(remote, port));
         Ok(port)
@@ -207,7 +242,10 @@ impl EventChannels for FakeEventChannels {
     fn bind_interdomain(&self, remote: DomId, remote_port: Port) -> Result<Port, EvtchnError> {
         let mut h = self.hub.lock();
         match h.ports.get(&(remote, remote_port)) {
-            Some(PortState { binding: Binding::Unbound(d), .. }) if *d == self.dom => {}
+            Some(PortState {
+                binding: Binding::Unbound(d),
+                ..
+            }) if *d == self.dom => {}
             _ => return Err(EvtchnError::InvalidRemote),
         }
         let next = h.next_port.entry(self.dom).or_insert(1);
@@ -225,14 +263,21 @@ impl EventChannels for FakeEventChannels {
         if let Some(p) = h.ports.get_mut(&(remote, remote_port)) {
             p.binding = Binding::Interdomain(self.dom, port);
         }
-        Self::record(&mut h, self.dom, Call::BindInterdomain(remote, remote_port, port));
+        Self::record(
+            &mut h,
+            self.dom,
+            Call::BindInterdomain(remote, remote_port, port),
+        );
         Ok(port)
     }
 
     fn close(&self, port: Port) -> Result<(), EvtchnError> {
         let mut h = self.hub.lock();
         Self::record(&mut h, self.dom, Call::Close(port));
-        let st = h.ports.remove(&(self.dom, port)).ok_or(EvtchnError::InvalidPort)?;
+        let st = h
+            .ports
+            .remove(&(self.dom, port))
+            .ok_or(EvtchnError::InvalidPort)?;
         if let Binding::Interdomain(d, p) = st.binding {
             if let Some(peer) = h.ports.get_mut(&(d, p)) {
                 peer.binding = Binding::Unbound(self.dom);
@@ -261,10 +306,16 @@ mod tests {
         assert_eq!(guest.notify_count(g), 2);
         back.mask(b);
         guest.notify(g);
-        assert!(!back.take_pending(b), "masked ports stay pending but are not delivered");
+        assert!(
+            !back.take_pending(b),
+            "masked ports stay pending but are not delivered"
+        );
         back.unmask(b);
         assert!(back.take_pending(b));
-        assert_eq!(guest.bind_interdomain(DomId(0), Port(99)), Err(EvtchnError::InvalidRemote));
+        assert_eq!(
+            guest.bind_interdomain(DomId(0), Port(99)),
+            Err(EvtchnError::InvalidRemote)
+        );
         guest.close(g).unwrap();
         assert_eq!(guest.close(g), Err(EvtchnError::InvalidPort));
         back.notify(b); // peer closed: goes nowhere

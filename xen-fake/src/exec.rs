@@ -59,13 +59,21 @@ pub fn drive<F: Future>(fut: F, daemon: &mut FakeXenstored) -> Result<F::Output,
 
 /// Run `fut` to completion, blocking on `port` of the guest's `evtchn` between polls (the daemon runs on
 /// another thread). Panics after `timeout` without an event — a hung test, never a synchronisation.
-pub fn block_on<F: Future>(fut: F, evtchn: &FakeEventChannels, port: Port, timeout: Duration) -> F::Output {
+pub fn block_on<F: Future>(
+    fut: F,
+    evtchn: &FakeEventChannels,
+    port: Port,
+    timeout: Duration,
+) -> F::Output {
     let mut fut = pin!(fut);
     loop {
         if let Poll::Ready(v) = poll_once(fut.as_mut()) {
             return v;
         }
-        assert!(evtchn.wait_pending(port, timeout, || false), "no event within {timeout:?}: stalled");
+        assert!(
+            evtchn.wait_pending(port, timeout, || false),
+            "no event within {timeout:?}: stalled"
+        );
     }
 }
 

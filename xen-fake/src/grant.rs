@@ -32,7 +32,12 @@ impl FakeMemory {
 
     /// The page of frame `pfn`.
     pub fn page(&self, pfn: Pfn) -> Option<FakePage> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner()).1.get(&pfn.0).cloned()
+        self.inner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .1
+            .get(&pfn.0)
+            .cloned()
     }
 }
 
@@ -155,7 +160,15 @@ impl GrantTable for FakeGrantTable {
                 }
                 None => return Err(GrantError::Exhausted),
             };
-            s.entries.insert(r, Entry { dom, pfn: frame, readonly, maps: 0 });
+            s.entries.insert(
+                r,
+                Entry {
+                    dom,
+                    pfn: frame,
+                    readonly,
+                    maps: 0,
+                },
+            );
             Ok(GrantRef(r))
         })();
         s.calls.push(GrantCall::Grant(dom, frame, readonly, r));
@@ -194,15 +207,27 @@ mod tests {
         let mapped = backend.map(DomId(0), r, true).unwrap();
         mapped.write_u32(0, 42);
         assert_eq!(page.read_u32(0), 42);
-        assert_eq!(backend.map(DomId(3), r, false).err(), Some(MapError::WrongDomain));
+        assert_eq!(
+            backend.map(DomId(3), r, false).err(),
+            Some(MapError::WrongDomain)
+        );
         assert_eq!(gt.revoke(r), Err(RevokeError::StillInUse));
         backend.unmap(r);
         assert_eq!(gt.revoke(r), Ok(()));
         assert_eq!(gt.revoke(r), Err(RevokeError::InvalidRef));
-        assert_eq!(gt.grant(DomId(0), Pfn(1), false), Err(GrantError::InvalidFrame));
-        assert_eq!(gt.grant(DomId::SELF, pfn, false), Err(GrantError::InvalidDomain));
+        assert_eq!(
+            gt.grant(DomId(0), Pfn(1), false),
+            Err(GrantError::InvalidFrame)
+        );
+        assert_eq!(
+            gt.grant(DomId::SELF, pfn, false),
+            Err(GrantError::InvalidDomain)
+        );
         let ro = gt.grant(DomId(0), pfn, true).unwrap();
-        assert_eq!(backend.map(DomId(0), ro, true).err(), Some(MapError::ReadOnly));
+        assert_eq!(
+            backend.map(DomId(0), ro, true).err(),
+            Some(MapError::ReadOnly)
+        );
         gt.grant(DomId(0), pfn, true).unwrap();
         assert_eq!(gt.grant(DomId(0), pfn, true), Err(GrantError::Exhausted));
         assert_eq!(gt.calls().len(), 9);

@@ -27,8 +27,13 @@ impl FakePage {
 
     /// `bytes` zeroed bytes (a multiple of 4), e.g. a multi-page ring.
     pub fn with_size(bytes: usize) -> FakePage {
-        assert!(bytes % 4 == 0 && bytes > 0, "FakePage size must be a positive multiple of 4");
-        FakePage { words: (0..bytes / 4).map(|_| AtomicU32::new(0)).collect() }
+        assert!(
+            bytes % 4 == 0 && bytes > 0,
+            "FakePage size must be a positive multiple of 4"
+        );
+        FakePage {
+            words: (0..bytes / 4).map(|_| AtomicU32::new(0)).collect(),
+        }
     }
 
     /// Whether two handles share the same memory.
@@ -45,7 +50,9 @@ impl FakePage {
 
     fn word(&self, off: usize) -> &AtomicU32 {
         assert!(off % 4 == 0, "unaligned 32-bit access at {off:#x}");
-        self.words.get(off / 4).unwrap_or_else(|| panic!("access at {off:#x} beyond the {}-byte page", self.size()))
+        self.words
+            .get(off / 4)
+            .unwrap_or_else(|| panic!("access at {off:#x} beyond the {}-byte page", self.size()))
     }
 
     fn check_range(&self, off: usize, len: usize) {
@@ -97,7 +104,9 @@ impl SharedPage for FakePage {
             let mask = !(0xffu32 << shift);
             // A byte store into a word the peer may also be writing: an atomic read-modify-write.
             self.words[a / 4]
-                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |w| Some((w & mask) | byte))
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |w| {
+                    Some((w & mask) | byte)
+                })
                 .ok();
             i += 1;
         }

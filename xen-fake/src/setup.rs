@@ -36,10 +36,27 @@ impl XenstoreSetup {
         let hub = EventHub::new();
         let (daemon_port, guest_port) = hub.connect(DomId::DOM0, guest);
         let page = FakePage::new();
-        let daemon = FakeXenstored::with_start_index(page.clone(), hub.domain(DomId::DOM0), daemon_port, guest, start);
+        let daemon = FakeXenstored::with_start_index(
+            page.clone(),
+            hub.domain(DomId::DOM0),
+            daemon_port,
+            guest,
+            start,
+        );
         let guest_evtchn = hub.domain(guest);
         let core = XenStore::new(page.clone(), guest_evtchn.clone(), guest_port);
-        (XenstoreSetup { hub, page, guest_evtchn, guest_port, daemon_port, guest }, daemon, core)
+        (
+            XenstoreSetup {
+                hub,
+                page,
+                guest_evtchn,
+                guest_port,
+                daemon_port,
+                guest,
+            },
+            daemon,
+            core,
+        )
     }
 
     /// Same, with the async client.

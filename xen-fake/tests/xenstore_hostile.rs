@@ -21,7 +21,9 @@ fn reply_with_wrong_req_id_is_rejected_and_real_reply_accepted() {
     assert_eq!(drive(xs.read("name"), &mut d).unwrap().unwrap(), b"guest5");
     let diag = xs.with_core(|c| c.diagnostics());
     assert_eq!(diag.rejected, 1);
-    assert!(matches!(diag.last_rejection, Some(Malformed::UnsolicitedReply(id)) if id & 0x8000_0000 != 0));
+    assert!(
+        matches!(diag.last_rejection, Some(Malformed::UnsolicitedReply(id)) if id & 0x8000_0000 != 0)
+    );
     still_works(&mut d, &xs);
 }
 
@@ -34,7 +36,10 @@ fn duplicate_reply_is_rejected() {
     xs.on_event();
     let diag = xs.with_core(|c| c.diagnostics());
     assert_eq!(diag.rejected, 1);
-    assert!(matches!(diag.last_rejection, Some(Malformed::UnsolicitedReply(_))));
+    assert!(matches!(
+        diag.last_rejection,
+        Some(Malformed::UnsolicitedReply(_))
+    ));
     still_works(&mut d, &xs);
 }
 
@@ -44,12 +49,17 @@ fn wrong_and_unknown_types_fail_the_request() {
     d.push_hostile(Hostile::WrongType);
     assert_eq!(
         drive(xs.read("name"), &mut d).unwrap(),
-        Err(Error::Malformed(Malformed::UnexpectedType { expected: MsgType::Read, got: MsgType::Write }))
+        Err(Error::Malformed(Malformed::UnexpectedType {
+            expected: MsgType::Read,
+            got: MsgType::Write
+        }))
     );
     d.push_hostile(Hostile::UnknownType(999));
     assert_eq!(
         drive(xs.read("name"), &mut d).unwrap(),
-        Err(Error::Malformed(Malformed::Wire(WireError::UnknownType(999))))
+        Err(Error::Malformed(Malformed::Wire(WireError::UnknownType(
+            999
+        ))))
     );
     assert_eq!(xs.with_core(|c| c.diagnostics()).rejected, 2);
     still_works(&mut d, &xs);
@@ -59,7 +69,10 @@ fn wrong_and_unknown_types_fail_the_request() {
 fn malformed_payloads_fail_the_request() {
     let (_s, mut d, xs) = XenstoreSetup::client(GUEST, 0);
     let cases: Vec<(Vec<u8>, Error)> = vec![
-        (b"a\0b".to_vec(), Error::Malformed(Malformed::NotNulTerminated)),
+        (
+            b"a\0b".to_vec(),
+            Error::Malformed(Malformed::NotNulTerminated),
+        ),
         (b"\xff\xfe\0".to_vec(), Error::Malformed(Malformed::NotUtf8)),
     ];
     for (payload, want) in cases {
@@ -67,13 +80,25 @@ fn malformed_payloads_fail_the_request() {
         assert_eq!(drive(xs.directory("data"), &mut d).unwrap(), Err(want));
     }
     d.push_hostile(Hostile::BadPayload(b"NOPE\0".to_vec()));
-    assert_eq!(drive(xs.write("data/x", b"1"), &mut d).unwrap(), Err(Error::Malformed(Malformed::NotOk)));
+    assert_eq!(
+        drive(xs.write("data/x", b"1"), &mut d).unwrap(),
+        Err(Error::Malformed(Malformed::NotOk))
+    );
     d.push_hostile(Hostile::BadPayload(b"12x\0".to_vec()));
-    assert!(matches!(drive(xs.transaction_start(), &mut d).unwrap(), Err(Error::Malformed(Malformed::BadNumber))));
+    assert!(matches!(
+        drive(xs.transaction_start(), &mut d).unwrap(),
+        Err(Error::Malformed(Malformed::BadNumber))
+    ));
     d.push_hostile(Hostile::BadPayload(b"99999999999\0".to_vec()));
-    assert!(matches!(drive(xs.transaction_start(), &mut d).unwrap(), Err(Error::Malformed(Malformed::BadNumber))));
+    assert!(matches!(
+        drive(xs.transaction_start(), &mut d).unwrap(),
+        Err(Error::Malformed(Malformed::BadNumber))
+    ));
     d.push_hostile(Hostile::BadPayload(b"q7\0".to_vec()));
-    assert_eq!(drive(xs.get_perms("data"), &mut d).unwrap(), Err(Error::Malformed(Malformed::BadPerms)));
+    assert_eq!(
+        drive(xs.get_perms("data"), &mut d).unwrap(),
+        Err(Error::Malformed(Malformed::BadPerms))
+    );
     still_works(&mut d, &xs);
 }
 
@@ -81,9 +106,15 @@ fn malformed_payloads_fail_the_request() {
 fn unknown_error_strings_map_to_unknown() {
     let (_s, mut d, xs) = XenstoreSetup::client(GUEST, 0);
     d.push_hostile(Hostile::ErrorString("EWHATEVER".into()));
-    assert_eq!(drive(xs.read("name"), &mut d).unwrap(), Err(Error::Xs(XsErrno::Unknown)));
+    assert_eq!(
+        drive(xs.read("name"), &mut d).unwrap(),
+        Err(Error::Xs(XsErrno::Unknown))
+    );
     d.push_hostile(Hostile::ErrorString("EAGAIN".into()));
-    assert!(drive(xs.read("name"), &mut d).unwrap().unwrap_err().is_again());
+    assert!(drive(xs.read("name"), &mut d)
+        .unwrap()
+        .unwrap_err()
+        .is_again());
     still_works(&mut d, &xs);
 }
 
@@ -92,10 +123,16 @@ fn spurious_and_malformed_watch_events_are_dropped() {
     let (_s, mut d, xs) = XenstoreSetup::client(GUEST, 0);
     d.push_hostile(Hostile::SpuriousWatchEvent);
     assert_eq!(drive(xs.read("name"), &mut d).unwrap().unwrap(), b"guest5");
-    assert_eq!(xs.with_core(|c| c.diagnostics()).last_rejection, Some(Malformed::UnknownWatchToken));
+    assert_eq!(
+        xs.with_core(|c| c.diagnostics()).last_rejection,
+        Some(Malformed::UnknownWatchToken)
+    );
     d.push_hostile(Hostile::MalformedWatchEvent);
     assert_eq!(drive(xs.read("name"), &mut d).unwrap().unwrap(), b"guest5");
-    assert_eq!(xs.with_core(|c| c.diagnostics()).last_rejection, Some(Malformed::BadWatchEvent));
+    assert_eq!(
+        xs.with_core(|c| c.diagnostics()).last_rejection,
+        Some(Malformed::BadWatchEvent)
+    );
     assert_eq!(xs.with_core(|c| c.diagnostics()).rejected, 2);
     still_works(&mut d, &xs);
 }
@@ -104,10 +141,16 @@ fn spurious_and_malformed_watch_events_are_dropped() {
 fn oversized_length_breaks_the_connection() {
     let (_s, mut d, xs) = XenstoreSetup::client(GUEST, 0);
     d.push_hostile(Hostile::OversizedLen(4097));
-    assert_eq!(drive(xs.read("name"), &mut d).unwrap(), Err(Error::Broken(Broken::PayloadTooLong(4097))));
+    assert_eq!(
+        drive(xs.read("name"), &mut d).unwrap(),
+        Err(Error::Broken(Broken::PayloadTooLong(4097)))
+    );
     // Sticky: every later request fails at once, without touching the ring.
     let before = d.received().len();
-    assert_eq!(drive(xs.read("name"), &mut d).unwrap(), Err(Error::Broken(Broken::PayloadTooLong(4097))));
+    assert_eq!(
+        drive(xs.read("name"), &mut d).unwrap(),
+        Err(Error::Broken(Broken::PayloadTooLong(4097)))
+    );
     assert_eq!(d.received().len(), before);
     d.push_hostile(Hostile::OversizedLen(u32::MAX));
 }
@@ -121,9 +164,15 @@ fn rsp_prod_jump_breaks_the_connection_and_fails_all_in_flight() {
     d.run_until_idle();
     d.push_hostile(Hostile::RspProdJump(2000));
     let r = drive(xs.read("name"), &mut d).unwrap();
-    assert!(matches!(r, Err(Error::Broken(Broken::ResponseIndex { .. }))), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::Broken(Broken::ResponseIndex { .. }))),
+        "{r:?}"
+    );
     // The other request in flight is failed too, not left hanging.
-    assert!(matches!(drive(pending, &mut d).unwrap(), Err(Error::Broken(Broken::ResponseIndex { .. }))));
+    assert!(matches!(
+        drive(pending, &mut d).unwrap(),
+        Err(Error::Broken(Broken::ResponseIndex { .. }))
+    ));
 }
 
 #[test]
@@ -131,7 +180,10 @@ fn req_cons_jump_breaks_the_connection() {
     let (_s, mut d, xs) = XenstoreSetup::client(GUEST, 0);
     d.push_hostile(Hostile::ReqConsJump);
     let first = drive(xs.read("name"), &mut d).unwrap();
-    assert!(matches!(first, Err(Error::Broken(Broken::RequestIndex { .. }))), "{first:?}");
+    assert!(
+        matches!(first, Err(Error::Broken(Broken::RequestIndex { .. }))),
+        "{first:?}"
+    );
 }
 
 #[test]
@@ -149,7 +201,10 @@ fn garbage_replies_never_panic() {
     assert!(poll_once(a.as_mut()).is_pending());
     d.run_until_idle();
     assert!(poll_once(a.as_mut()).is_pending());
-    assert!(matches!(xs.with_core(|c| c.diagnostics()).last_rejection, Some(Malformed::UnsolicitedReply(0xdead_beef))));
+    assert!(matches!(
+        xs.with_core(|c| c.diagnostics()).last_rejection,
+        Some(Malformed::UnsolicitedReply(0xdead_beef))
+    ));
     drop(a);
     still_works(&mut d, &xs);
 

@@ -16,11 +16,16 @@ fn setup() -> (XenstoreSetup, FakeXenstored, FakeClient) {
 fn watch_fires_initially_and_on_changes_routed_to_the_right_watch() {
     let (_s, mut d, xs) = setup();
     let wa = drive(xs.watch("data/a"), &mut d).unwrap().unwrap();
-    let wb = drive(xs.watch("/local/domain/5/data/b"), &mut d).unwrap().unwrap();
+    let wb = drive(xs.watch("/local/domain/5/data/b"), &mut d)
+        .unwrap()
+        .unwrap();
     assert_eq!(d.watches().len(), 2);
     // Initial events, with the path as registered (relative stays relative).
     assert_eq!(drive(wa.next(), &mut d).unwrap().unwrap().path, "data/a");
-    assert_eq!(drive(wb.next(), &mut d).unwrap().unwrap().path, "/local/domain/5/data/b");
+    assert_eq!(
+        drive(wb.next(), &mut d).unwrap().unwrap().path,
+        "/local/domain/5/data/b"
+    );
     // A change below a: only a's owner hears it.
     d.dom0_write("data/a/x", b"1");
     assert_eq!(drive(wa.next(), &mut d).unwrap().unwrap().path, "data/a/x");
@@ -30,26 +35,45 @@ fn watch_fires_initially_and_on_changes_routed_to_the_right_watch() {
     xs.on_event();
     assert!(wa.try_next().is_none());
     // Our own write fires our watch too.
-    drive(xs.write("/local/domain/5/data/b/y", b"2"), &mut d).unwrap().unwrap();
-    assert_eq!(drive(wb.next(), &mut d).unwrap().unwrap().path, "/local/domain/5/data/b/y");
+    drive(xs.write("/local/domain/5/data/b/y", b"2"), &mut d)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        drive(wb.next(), &mut d).unwrap().unwrap().path,
+        "/local/domain/5/data/b/y"
+    );
     // Removing a parent fires watches below it.
     d.dom0_rm("data");
     assert_eq!(drive(wa.next(), &mut d).unwrap().unwrap().path, "data");
-    assert_eq!(drive(wb.next(), &mut d).unwrap().unwrap().path, "/local/domain/5/data");
+    assert_eq!(
+        drive(wb.next(), &mut d).unwrap().unwrap().path,
+        "/local/domain/5/data"
+    );
 }
 
 #[test]
 fn waiting_on_a_watch_is_woken_by_a_dom0_write() {
     let (_s, mut d, xs) = setup();
-    let w = drive(xs.watch("control/shutdown"), &mut d).unwrap().unwrap();
+    let w = drive(xs.watch("control/shutdown"), &mut d)
+        .unwrap()
+        .unwrap();
     drive(w.next(), &mut d).unwrap().unwrap();
     let mut next = pin!(w.next());
     assert!(poll_once(next.as_mut()).is_pending());
     d.run_until_idle();
-    assert!(poll_once(next.as_mut()).is_pending(), "no event without a change");
+    assert!(
+        poll_once(next.as_mut()).is_pending(),
+        "no event without a change"
+    );
     d.dom0_write("control/shutdown", b"poweroff");
-    assert_eq!(drive(next, &mut d).unwrap().unwrap().path, "control/shutdown");
-    assert_eq!(drive(xs.read("control/shutdown"), &mut d).unwrap().unwrap(), b"poweroff");
+    assert_eq!(
+        drive(next, &mut d).unwrap().unwrap().path,
+        "control/shutdown"
+    );
+    assert_eq!(
+        drive(xs.read("control/shutdown"), &mut d).unwrap().unwrap(),
+        b"poweroff"
+    );
 }
 
 #[test]
@@ -73,7 +97,10 @@ fn unwatch_and_drop_unregister() {
 #[test]
 fn watch_registration_errors() {
     let (_s, mut d, xs) = setup();
-    assert_eq!(drive(xs.watch("data//x"), &mut d).unwrap().err(), Some(Error::Xs(XsErrno::Einval)));
+    assert_eq!(
+        drive(xs.watch("data//x"), &mut d).unwrap().err(),
+        Some(Error::Xs(XsErrno::Einval))
+    );
     assert_eq!(xs.with_core(|c| c.diagnostics()).rejected, 0);
     // Special watch paths are accepted.
     drive(xs.watch("@releaseDomain"), &mut d).unwrap().unwrap();
@@ -93,7 +120,11 @@ fn many_events_are_bounded_not_lost_silently() {
         got += 1;
     }
     assert_eq!(got, xenbus::watch::MAX_QUEUED_EVENTS);
-    assert_eq!(dropped as usize + got, 101, "initial event + 100 changes, each either queued or counted");
+    assert_eq!(
+        dropped as usize + got,
+        101,
+        "initial event + 100 changes, each either queued or counted"
+    );
 }
 
 #[test]
@@ -102,7 +133,10 @@ fn transaction_commit_and_abort() {
     let tx = drive(xs.transaction_start(), &mut d).unwrap().unwrap();
     drive(tx.write("data/t", b"1"), &mut d).unwrap().unwrap();
     assert_eq!(drive(tx.read("data/t"), &mut d).unwrap().unwrap(), b"1");
-    assert!(d.value("data/t").is_none(), "invisible outside the transaction before commit");
+    assert!(
+        d.value("data/t").is_none(),
+        "invisible outside the transaction before commit"
+    );
     drive(tx.commit(), &mut d).unwrap().unwrap();
     assert_eq!(d.value("data/t").unwrap(), b"1");
 
@@ -131,7 +165,8 @@ fn conflicting_transaction_is_retried() {
         let fut = xs.transaction(5, async |tx| {
             attempts.set(attempts.get() + 1);
             let v: u32 = tx.read_string("data/counter").await?.parse().unwrap();
-            tx.write("data/counter", (v + 1).to_string().as_bytes()).await?;
+            tx.write("data/counter", (v + 1).to_string().as_bytes())
+                .await?;
             Ok(v + 1)
         });
         let mut fut = pin!(fut);
@@ -142,7 +177,10 @@ fn conflicting_transaction_is_retried() {
             if let std::task::Poll::Ready(v) = poll_once(fut.as_mut()) {
                 break v;
             }
-            if !interfered && d.open_transactions() == 1 && d.received().iter().any(|r| r.msg_type == 11) {
+            if !interfered
+                && d.open_transactions() == 1
+                && d.received().iter().any(|r| r.msg_type == 11)
+            {
                 d.dom0_write("data/counter", b"10");
                 interfered = true;
             }
@@ -160,11 +198,19 @@ fn conflicting_transaction_is_retried() {
 fn forced_conflicts_retry_then_give_up() {
     let (_s, mut d, xs) = setup();
     d.force_conflicts(2);
-    let n = drive(xs.transaction(3, async |tx| tx.write("data/x", b"v").await), &mut d).unwrap();
+    let n = drive(
+        xs.transaction(3, async |tx| tx.write("data/x", b"v").await),
+        &mut d,
+    )
+    .unwrap();
     assert_eq!(n, Ok(()));
     assert_eq!(d.commit_stats(), (1, 2));
     d.force_conflicts(10);
-    let r = drive(xs.transaction(3, async |tx| tx.write("data/y", b"v").await), &mut d).unwrap();
+    let r = drive(
+        xs.transaction(3, async |tx| tx.write("data/y", b"v").await),
+        &mut d,
+    )
+    .unwrap();
     assert_eq!(r, Err(Error::TooManyRetries));
     assert!(d.value("data/y").is_none());
     assert_eq!(d.open_transactions(), 0);

@@ -29,7 +29,9 @@ pub struct Client<P, E> {
 impl<P: SharedPage, E: EventChannels> Client<P, E> {
     /// Wrap a core.
     pub fn new(core: XenStore<P, E>) -> Self {
-        Client { core: RefCell::new(core) }
+        Client {
+            core: RefCell::new(core),
+        }
     }
 
     /// Run `f` on the core, then wake whatever it completed (after releasing the borrow).
@@ -56,7 +58,10 @@ impl<P: SharedPage, E: EventChannels> Client<P, E> {
             Ok(id) => ReplyState::Waiting(id),
             Err(e) => ReplyState::Failed(Some(e)),
         };
-        Reply { client: self, state }
+        Reply {
+            client: self,
+            state,
+        }
     }
 
     /// Read a node's value.
@@ -93,7 +98,10 @@ impl<P: SharedPage, E: EventChannels> Client<P, E> {
     }
     /// The home path of a domain (`/local/domain/<domid>`).
     pub async fn get_domain_path(&self, dom: DomId) -> Result<String, Error> {
-        match self.request(Request::GetDomainPath(dom), TxId::NONE).await? {
+        match self
+            .request(Request::GetDomainPath(dom), TxId::NONE)
+            .await?
+        {
             Response::Path(p) => Ok(p),
             _ => Err(Error::Malformed(Malformed::BadPath)),
         }
@@ -102,7 +110,11 @@ impl<P: SharedPage, E: EventChannels> Client<P, E> {
     /// Watch `path` (and everything below it). xenstored fires one event at once, then one per change.
     pub async fn watch(&self, path: &str) -> Result<Watch<'_, P, E>, Error> {
         match self.request(Request::Watch(path), TxId::NONE).await? {
-            Response::Watch(id) => Ok(Watch { client: self, id, active: true }),
+            Response::Watch(id) => Ok(Watch {
+                client: self,
+                id,
+                active: true,
+            }),
             _ => Err(Error::Malformed(Malformed::NotOk)),
         }
     }
@@ -110,7 +122,11 @@ impl<P: SharedPage, E: EventChannels> Client<P, E> {
     /// Start a transaction.
     pub async fn transaction_start(&self) -> Result<Transaction<'_, P, E>, Error> {
         match self.request(Request::TransactionStart, TxId::NONE).await? {
-            Response::Transaction(id) => Ok(Transaction { client: self, id, open: true }),
+            Response::Transaction(id) => Ok(Transaction {
+                client: self,
+                id,
+                open: true,
+            }),
             _ => Err(Error::Malformed(Malformed::BadNumber)),
         }
     }
@@ -129,7 +145,9 @@ impl<P: SharedPage, E: EventChannels> Client<P, E> {
                 Ok(v) => v,
                 Err(e) if e.is_again() => {
                     tx.abort().await.ok();
-                    log::debug!("xenstore: transaction conflict in body (attempt {attempt}), retrying");
+                    log::debug!(
+                        "xenstore: transaction conflict in body (attempt {attempt}), retrying"
+                    );
                     continue;
                 }
                 Err(e) => {
@@ -140,7 +158,9 @@ impl<P: SharedPage, E: EventChannels> Client<P, E> {
             match tx.commit().await {
                 Ok(()) => return Ok(value),
                 Err(e) if e.is_again() => {
-                    log::debug!("xenstore: transaction conflict at commit (attempt {attempt}), retrying");
+                    log::debug!(
+                        "xenstore: transaction conflict at commit (attempt {attempt}), retrying"
+                    );
                 }
                 Err(e) => return Err(e),
             }
@@ -240,7 +260,8 @@ impl<P: SharedPage, E: EventChannels> Drop for Watch<'_, P, E> {
     fn drop(&mut self) {
         if self.active {
             if let Ok(mut core) = self.client.core.try_borrow_mut() {
-                core.submit_detached(Request::Unwatch(self.id), TxId::NONE).ok();
+                core.submit_detached(Request::Unwatch(self.id), TxId::NONE)
+                    .ok();
             }
         }
     }
@@ -306,12 +327,22 @@ impl<P: SharedPage, E: EventChannels> Transaction<'_, P, E> {
     /// Commit. `Err(e)` with `e.is_again()` means a conflict: start over.
     pub async fn commit(mut self) -> Result<(), Error> {
         self.open = false;
-        ops::ok(self.client, Request::TransactionEnd { commit: true }, self.id).await
+        ops::ok(
+            self.client,
+            Request::TransactionEnd { commit: true },
+            self.id,
+        )
+        .await
     }
     /// Abort.
     pub async fn abort(mut self) -> Result<(), Error> {
         self.open = false;
-        ops::ok(self.client, Request::TransactionEnd { commit: false }, self.id).await
+        ops::ok(
+            self.client,
+            Request::TransactionEnd { commit: false },
+            self.id,
+        )
+        .await
     }
 }
 
@@ -319,7 +350,8 @@ impl<P: SharedPage, E: EventChannels> Drop for Transaction<'_, P, E> {
     fn drop(&mut self) {
         if self.open {
             if let Ok(mut core) = self.client.core.try_borrow_mut() {
-                core.submit_detached(Request::TransactionEnd { commit: false }, self.id).ok();
+                core.submit_detached(Request::TransactionEnd { commit: false }, self.id)
+                    .ok();
             }
         }
     }
@@ -328,14 +360,22 @@ impl<P: SharedPage, E: EventChannels> Drop for Transaction<'_, P, E> {
 mod ops {
     use super::*;
 
-    pub async fn ok<P: SharedPage, E: EventChannels>(c: &Client<P, E>, req: Request<'_>, tx: TxId) -> Result<(), Error> {
+    pub async fn ok<P: SharedPage, E: EventChannels>(
+        c: &Client<P, E>,
+        req: Request<'_>,
+        tx: TxId,
+    ) -> Result<(), Error> {
         match c.request(req, tx).await? {
             Response::Ok => Ok(()),
             _ => Err(Error::Malformed(Malformed::NotOk)),
         }
     }
 
-    pub async fn read<P: SharedPage, E: EventChannels>(c: &Client<P, E>, path: &str, tx: TxId) -> Result<Vec<u8>, Error> {
+    pub async fn read<P: SharedPage, E: EventChannels>(
+        c: &Client<P, E>,
+        path: &str,
+        tx: TxId,
+    ) -> Result<Vec<u8>, Error> {
         match c.request(Request::Read(path), tx).await? {
             Response::Value(v) => Ok(v),
             _ => Err(Error::Malformed(Malformed::NotOk)),

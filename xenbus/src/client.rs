@@ -119,7 +119,10 @@ impl<P: SharedPage, E: EventChannels> XenStore<P, E> {
 
     /// Number of requests waiting for a reply.
     pub fn in_flight(&self) -> usize {
-        self.inflight.values().filter(|f| matches!(f.slot, Slot::Waiting(_) | Slot::Abandoned)).count()
+        self.inflight
+            .values()
+            .filter(|f| matches!(f.slot, Slot::Waiting(_) | Slot::Abandoned))
+            .count()
     }
 
     /// Events dropped from a watch's queue because it was not read in time.
@@ -146,11 +149,21 @@ impl<P: SharedPage, E: EventChannels> XenStore<P, E> {
             Request::Watch(path) => {
                 request::check_path(path)?;
                 let w = self.watches.add(path);
-                (Watches::token(w), alloc::string::String::new(), Some(w), None)
+                (
+                    Watches::token(w),
+                    alloc::string::String::new(),
+                    Some(w),
+                    None,
+                )
             }
             Request::Unwatch(w) => {
                 let path = self.watches.path(w).ok_or(Error::UnknownRequest)?;
-                (Watches::token(w), alloc::string::String::from(path), None, Some(w))
+                (
+                    Watches::token(w),
+                    alloc::string::String::from(path),
+                    None,
+                    Some(w),
+                )
             }
             _ => Default::default(),
         };
@@ -165,7 +178,15 @@ impl<P: SharedPage, E: EventChannels> XenStore<P, E> {
         };
         let id = self.alloc_id();
         let msg = request::encode_message(req.msg_type(), ReqId(id), tx, &payload)?;
-        self.inflight.insert(id, InFlight { kind: req.msg_type(), watch, unwatch, slot: Slot::Waiting(None) });
+        self.inflight.insert(
+            id,
+            InFlight {
+                kind: req.msg_type(),
+                watch,
+                unwatch,
+                slot: Slot::Waiting(None),
+            },
+        );
         self.out.push_back(msg);
         self.pump();
         Ok(ReqId(id))
@@ -317,7 +338,8 @@ impl<P: SharedPage, E: EventChannels> XenStore<P, E> {
         if abandoned {
             self.inflight.remove(&req_id);
             self.diag.abandoned += 1;
-        } else if let Slot::Waiting(w) = core::mem::replace(&mut f.slot, Slot::Done(result.clone())) {
+        } else if let Slot::Waiting(w) = core::mem::replace(&mut f.slot, Slot::Done(result.clone()))
+        {
             if let Some(w) = w {
                 self.to_wake.push(w);
             }
@@ -360,20 +382,31 @@ impl<P: SharedPage, E: EventChannels> XenStore<P, E> {
     fn queue_abandoned(&mut self, kind: MsgType, tx: TxId, payload: &[u8]) {
         let id = self.alloc_id();
         if let Ok(msg) = request::encode_message(kind, ReqId(id), tx, payload) {
-            self.inflight.insert(id, InFlight { kind, watch: None, unwatch: None, slot: Slot::Abandoned });
+            self.inflight.insert(
+                id,
+                InFlight {
+                    kind,
+                    watch: None,
+                    unwatch: None,
+                    slot: Slot::Abandoned,
+                },
+            );
             self.out.push_back(msg);
         }
     }
 
     fn fail_all(&mut self, why: Broken) {
         for f in self.inflight.values_mut() {
-            if let Slot::Waiting(w) = core::mem::replace(&mut f.slot, Slot::Done(Err(Error::Broken(why)))) {
+            if let Slot::Waiting(w) =
+                core::mem::replace(&mut f.slot, Slot::Done(Err(Error::Broken(why))))
+            {
                 if let Some(w) = w {
                     self.to_wake.push(w);
                 }
             }
         }
-        self.inflight.retain(|_, f| !matches!(f.slot, Slot::Abandoned));
+        self.inflight
+            .retain(|_, f| !matches!(f.slot, Slot::Abandoned));
         self.to_wake.extend(self.watches.drain_wakers());
         self.out.clear();
         self.out_off = 0;
@@ -383,11 +416,20 @@ impl<P: SharedPage, E: EventChannels> XenStore<P, E> {
     pub fn take_reply(&mut self, id: ReqId) -> Option<Result<Response, Error>> {
         match self.inflight.get(&id.0) {
             None => Some(Err(Error::UnknownRequest)),
-            Some(InFlight { slot: Slot::Done(_), .. }) => match self.inflight.remove(&id.0) {
-                Some(InFlight { slot: Slot::Done(r), .. }) => Some(r),
+            Some(InFlight {
+                slot: Slot::Done(_),
+                ..
+            }) => match self.inflight.remove(&id.0) {
+                Some(InFlight {
+                    slot: Slot::Done(r),
+                    ..
+                }) => Some(r),
                 _ => Some(Err(Error::UnknownRequest)),
             },
-            Some(InFlight { slot: Slot::Abandoned, .. }) => Some(Err(Error::UnknownRequest)),
+            Some(InFlight {
+                slot: Slot::Abandoned,
+                ..
+            }) => Some(Err(Error::UnknownRequest)),
             Some(_) => None,
         }
     }
@@ -398,7 +440,11 @@ impl<P: SharedPage, E: EventChannels> XenStore<P, E> {
         if let Some(r) = self.take_reply(id) {
             return Poll::Ready(r);
         }
-        if let Some(InFlight { slot: Slot::Waiting(w), .. }) = self.inflight.get_mut(&id.0) {
+        if let Some(InFlight {
+            slot: Slot::Waiting(w),
+            ..
+        }) = self.inflight.get_mut(&id.0)
+        {
             *w = Some(cx.waker().clone());
         }
         Poll::Pending
@@ -408,9 +454,22 @@ impl<P: SharedPage, E: EventChannels> XenStore<P, E> {
     /// it started is aborted; a completed-but-untaken reply is dropped now.
     pub fn cancel(&mut self, id: ReqId) {
         match self.inflight.get_mut(&id.0) {
-            Some(f @ InFlight { slot: Slot::Waiting(_), .. }) => f.slot = Slot::Abandoned,
-            Some(InFlight { slot: Slot::Done(_), .. }) => {
-                if let Some(InFlight { kind, slot: Slot::Done(r), .. }) = self.inflight.remove(&id.0) {
+            Some(
+                f @ InFlight {
+                    slot: Slot::Waiting(_),
+                    ..
+                },
+            ) => f.slot = Slot::Abandoned,
+            Some(InFlight {
+                slot: Slot::Done(_),
+                ..
+            }) => {
+                if let Some(InFlight {
+                    kind,
+                    slot: Slot::Done(r),
+                    ..
+                }) = self.inflight.remove(&id.0)
+                {
                     if let (MsgType::TransactionStart, Ok(Response::Transaction(tx))) = (kind, r) {
                         self.queue_abandoned(MsgType::TransactionEnd, tx, b"F\0");
                         self.pump();
@@ -430,7 +489,11 @@ impl<P: SharedPage, E: EventChannels> XenStore<P, E> {
 
     /// Pump the ring, then return the next event of watch `w`, or register `cx`'s waker for it.
     /// Fails with [`Error::UnknownRequest`] if the watch does not exist (any more).
-    pub fn poll_watch(&mut self, w: WatchId, cx: &mut Context<'_>) -> Poll<Result<WatchEvent, Error>> {
+    pub fn poll_watch(
+        &mut self,
+        w: WatchId,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<WatchEvent, Error>> {
         self.pump();
         if let Some(b) = self.ring.broken() {
             return Poll::Ready(Err(Error::Broken(b)));

@@ -31,7 +31,10 @@ pub struct DeviceInfo {
 
 /// The ids of the devices of `kind`, sorted. No `device/<kind>` directory means no device.
 /// Entries that are not decimal ids are skipped (and logged).
-pub async fn list_devices<P: SharedPage, E: EventChannels>(xs: &Client<P, E>, kind: &str) -> Result<Vec<u32>, Error> {
+pub async fn list_devices<P: SharedPage, E: EventChannels>(
+    xs: &Client<P, E>,
+    kind: &str,
+) -> Result<Vec<u32>, Error> {
     let names = match xs.directory(&format!("device/{kind}")).await {
         Ok(n) => n,
         Err(e) if e.is_not_found() => return Ok(Vec::new()),
@@ -40,7 +43,8 @@ pub async fn list_devices<P: SharedPage, E: EventChannels>(xs: &Client<P, E>, ki
     let mut ids: Vec<u32> = names
         .iter()
         .filter_map(|n| {
-            let id = crate::payload::parse_decimal(n.as_bytes()).and_then(|v| u32::try_from(v).ok());
+            let id =
+                crate::payload::parse_decimal(n.as_bytes()).and_then(|v| u32::try_from(v).ok());
             if id.is_none() {
                 log::warn!("xenbus: ignoring device/{kind}/{n}: not a device id");
             }
@@ -60,7 +64,9 @@ pub fn check_backend_path(path: &str, backend_id: DomId) -> Result<(), Malformed
         && path.len() > home.len()
         && !path.ends_with('/')
         && !path.contains("//")
-        && path.bytes().all(|c| c.is_ascii_alphanumeric() || b"/_@-".contains(&c));
+        && path
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || b"/_@-".contains(&c));
     if ok {
         Ok(())
     } else {
@@ -86,12 +92,20 @@ pub async fn device_info<P: SharedPage, E: EventChannels>(
         log::warn!("xenbus: {nodename}: backend path {backend:?} rejected");
         return Err(e.into());
     }
-    Ok(DeviceInfo { id, nodename, backend, backend_id })
+    Ok(DeviceInfo {
+        id,
+        nodename,
+        backend,
+        backend_id,
+    })
 }
 
 /// All devices of `kind` with their backends. A device whose keys are missing or invalid is skipped
 /// (logged): one bad entry must not hide the others.
-pub async fn discover<P: SharedPage, E: EventChannels>(xs: &Client<P, E>, kind: &str) -> Result<Vec<DeviceInfo>, Error> {
+pub async fn discover<P: SharedPage, E: EventChannels>(
+    xs: &Client<P, E>,
+    kind: &str,
+) -> Result<Vec<DeviceInfo>, Error> {
     let mut out = Vec::new();
     for id in list_devices(xs, kind).await? {
         match device_info(xs, kind, id).await {
@@ -109,7 +123,10 @@ mod tests {
 
     #[test]
     fn backend_paths() {
-        assert_eq!(check_backend_path("/local/domain/0/backend/vif/5/0", DomId(0)), Ok(()));
+        assert_eq!(
+            check_backend_path("/local/domain/0/backend/vif/5/0", DomId(0)),
+            Ok(())
+        );
         for bad in [
             "/local/domain/1/backend/vif/5/0",
             "local/domain/0/backend/vif/5/0",
@@ -119,7 +136,11 @@ mod tests {
             "/local/domain/0/backend/../x",
             "/local/domain/0/backend/v f",
         ] {
-            assert_eq!(check_backend_path(bad, DomId(0)), Err(Malformed::BadPath), "{bad}");
+            assert_eq!(
+                check_backend_path(bad, DomId(0)),
+                Err(Malformed::BadPath),
+                "{bad}"
+            );
         }
     }
 }

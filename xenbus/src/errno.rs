@@ -52,12 +52,20 @@ impl XsErrno {
             Some((0, rest)) => rest,
             _ => payload,
         };
-        TABLE.iter().find(|(_, s)| s.as_bytes() == name).map(|(e, _)| *e).unwrap_or(XsErrno::Unknown)
+        TABLE
+            .iter()
+            .find(|(_, s)| s.as_bytes() == name)
+            .map(|(e, _)| *e)
+            .unwrap_or(XsErrno::Unknown)
     }
 
     /// The wire name (`"ENOENT"`…); `"EUNKNOWN"` for [`XsErrno::Unknown`].
     pub fn as_str(self) -> &'static str {
-        TABLE.iter().find(|(e, _)| *e == self).map(|(_, s)| *s).unwrap_or("EUNKNOWN")
+        TABLE
+            .iter()
+            .find(|(e, _)| *e == self)
+            .map(|(_, s)| *s)
+            .unwrap_or("EUNKNOWN")
     }
 
     /// All known errors, in `xsd_errors[]` order.

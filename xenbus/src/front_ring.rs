@@ -60,9 +60,22 @@ pub const fn round_down_pow2(x: u32) -> u32 {
 }
 
 /// Size of one ring slot: the union of request and response.
-pub const fn entry_size(req_size: usize, req_align: usize, rsp_size: usize, rsp_align: usize) -> usize {
-    let size = if req_size > rsp_size { req_size } else { rsp_size };
-    let align = if req_align > rsp_align { req_align } else { rsp_align };
+pub const fn entry_size(
+    req_size: usize,
+    req_align: usize,
+    rsp_size: usize,
+    rsp_align: usize,
+) -> usize {
+    let size = if req_size > rsp_size {
+        req_size
+    } else {
+        rsp_size
+    };
+    let align = if req_align > rsp_align {
+        req_align
+    } else {
+        rsp_align
+    };
     size.div_ceil(align) * align
 }
 
@@ -72,7 +85,11 @@ pub const fn ring_size(bytes: usize, entry_size: usize) -> u32 {
         return 0;
     }
     let n = (bytes - layout::RING) / entry_size;
-    let n = if n > u32::MAX as usize { u32::MAX } else { n as u32 };
+    let n = if n > u32::MAX as usize {
+        u32::MAX
+    } else {
+        n as u32
+    };
     round_down_pow2(n)
 }
 
@@ -118,7 +135,8 @@ impl<P: SharedPage, Req: RingEntry, Rsp: RingEntry> FrontRing<P, Req, Rsp> {
         r.page.write_u32(layout::RSP_PROD, 0);
         r.page.write_u32(layout::REQ_EVENT, 1);
         r.page.write_u32(layout::RSP_EVENT, 1);
-        r.page.write_bytes(layout::PVT, &[0u8; layout::RING - layout::PVT]);
+        r.page
+            .write_bytes(layout::PVT, &[0u8; layout::RING - layout::PVT]);
         r.page.fence_write();
         Ok(r)
     }
@@ -126,7 +144,11 @@ impl<P: SharedPage, Req: RingEntry, Rsp: RingEntry> FrontRing<P, Req, Rsp> {
     /// `FRONT_RING_ATTACH`: attach to an already-initialised ring at index `start` (resume).
     pub fn attach(page: P, start: u32) -> Result<Self, RingError> {
         let entry_size = Self::ENTRY_SIZE;
-        if Req::SIZE > MAX_ENTRY_SIZE || Rsp::SIZE > MAX_ENTRY_SIZE || Req::SIZE == 0 || Rsp::SIZE == 0 {
+        if Req::SIZE > MAX_ENTRY_SIZE
+            || Rsp::SIZE > MAX_ENTRY_SIZE
+            || Req::SIZE == 0
+            || Rsp::SIZE == 0
+        {
             return Err(RingError::BadGeometry);
         }
         let nr_ents = ring_size(page.size(), entry_size);
@@ -196,7 +218,8 @@ impl<P: SharedPage, Req: RingEntry, Rsp: RingEntry> FrontRing<P, Req, Rsp> {
         let mut buf = [0u8; MAX_ENTRY_SIZE];
         let buf = &mut buf[..Req::SIZE];
         req.encode(buf);
-        self.page.write_bytes(self.slot_offset(self.req_prod_pvt), buf);
+        self.page
+            .write_bytes(self.slot_offset(self.req_prod_pvt), buf);
         self.req_prod_pvt = self.req_prod_pvt.wrapping_add(1);
         Ok(())
     }
@@ -225,7 +248,11 @@ impl<P: SharedPage, Req: RingEntry, Rsp: RingEntry> FrontRing<P, Req, Rsp> {
         let unconsumed = rsp_prod.wrapping_sub(self.rsp_cons);
         let outstanding = self.req_prod_published.wrapping_sub(self.rsp_cons);
         if unconsumed > outstanding {
-            let e = RingError::ResponseOverflow { rsp_prod, rsp_cons: self.rsp_cons, req_prod: self.req_prod_published };
+            let e = RingError::ResponseOverflow {
+                rsp_prod,
+                rsp_cons: self.rsp_cons,
+                req_prod: self.req_prod_published,
+            };
             log::error!("ring: backend response index overflow: {e:?}");
             self.broken = Some(e);
             return Err(e);
@@ -260,7 +287,8 @@ impl<P: SharedPage, Req: RingEntry, Rsp: RingEntry> FrontRing<P, Req, Rsp> {
         if self.unconsumed_responses()? > 0 {
             return Ok(true);
         }
-        self.page.write_u32(layout::RSP_EVENT, self.rsp_cons.wrapping_add(1));
+        self.page
+            .write_u32(layout::RSP_EVENT, self.rsp_cons.wrapping_add(1));
         self.page.fence_full();
         Ok(self.unconsumed_responses()? > 0)
     }

@@ -20,7 +20,10 @@ pub struct Frontend {
 impl Frontend {
     /// A frontend for a discovered device, in state `Initialising` (what the toolstack wrote).
     pub fn new(device: DeviceInfo) -> Frontend {
-        Frontend { device, state: XenbusState::Initialising }
+        Frontend {
+            device,
+            state: XenbusState::Initialising,
+        }
     }
 
     /// The device.
@@ -60,7 +63,12 @@ impl Frontend {
         to: XenbusState,
     ) -> Result<(), Error> {
         if !self.state.frontend_may_switch(to) {
-            log::warn!("xenbus: {}: refusing state change {} -> {}", self.device.nodename, self.state, to);
+            log::warn!(
+                "xenbus: {}: refusing state change {} -> {}",
+                self.device.nodename,
+                self.state,
+                to
+            );
             return Err(Invalid::StateTransition.into());
         }
         xs.write(&self.key("state"), to.as_str().as_bytes()).await?;
@@ -71,7 +79,10 @@ impl Frontend {
 
     /// The backend's current state; a missing `state` node reads as `Unknown` (backend gone or not yet
     /// created), a value that does not parse is an error.
-    pub async fn backend_state<P: SharedPage, E: EventChannels>(&self, xs: &Client<P, E>) -> Result<XenbusState, Error> {
+    pub async fn backend_state<P: SharedPage, E: EventChannels>(
+        &self,
+        xs: &Client<P, E>,
+    ) -> Result<XenbusState, Error> {
         match xs.read(&self.backend_key("state")).await {
             Ok(v) => Ok(XenbusState::parse(&v)?),
             Err(e) if e.is_not_found() => Ok(XenbusState::Unknown),

@@ -38,7 +38,9 @@ pub fn single_string(payload: &[u8]) -> Result<String, Malformed> {
     if s.contains(&0) {
         return Err(Malformed::InteriorNul);
     }
-    core::str::from_utf8(s).map(String::from).map_err(|_| Malformed::NotUtf8)
+    core::str::from_utf8(s)
+        .map(String::from)
+        .map_err(|_| Malformed::NotUtf8)
 }
 
 /// A list of nul-terminated strings (`XS_DIRECTORY`, `XS_GET_PERMS`, watch events). Empty strings (an
@@ -73,7 +75,9 @@ pub fn ok(payload: &[u8]) -> Result<(), Malformed> {
 
 /// A decimal `u32`, nul-terminated or not (transaction ids).
 pub fn decimal_u32(payload: &[u8]) -> Result<u32, Malformed> {
-    parse_decimal(strip_nul(payload)).and_then(|v| u32::try_from(v).ok()).ok_or(Malformed::BadNumber)
+    parse_decimal(strip_nul(payload))
+        .and_then(|v| u32::try_from(v).ok())
+        .ok_or(Malformed::BadNumber)
 }
 
 /// A permission list (`XS_GET_PERMS` reply): at least one entry, each nul-terminated.
@@ -91,9 +95,15 @@ pub fn perm_list(payload: &[u8]) -> Result<Vec<Perm>, Malformed> {
 
 /// A watch event: `path\0token\0` (later Xen versions may append more fields; they are ignored).
 pub fn watch_event(payload: &[u8]) -> Result<(String, String), Malformed> {
-    let nul = payload.iter().position(|&c| c == 0).ok_or(Malformed::BadWatchEvent)?;
+    let nul = payload
+        .iter()
+        .position(|&c| c == 0)
+        .ok_or(Malformed::BadWatchEvent)?;
     let (path, rest) = (&payload[..nul], &payload[nul + 1..]);
-    let nul = rest.iter().position(|&c| c == 0).ok_or(Malformed::BadWatchEvent)?;
+    let nul = rest
+        .iter()
+        .position(|&c| c == 0)
+        .ok_or(Malformed::BadWatchEvent)?;
     let token = &rest[..nul];
     if path.is_empty() {
         return Err(Malformed::BadWatchEvent);
@@ -142,7 +152,10 @@ mod tests {
         assert_eq!(perm_list(b"n0\0r5\0").map(|v| v.len()), Ok(2));
         assert_eq!(perm_list(b"n0\0\0"), Err(Malformed::BadPerms));
         assert_eq!(perm_list(b""), Err(Malformed::NotNulTerminated));
-        assert_eq!(single_string(b"/local/domain/3\0"), Ok("/local/domain/3".into()));
+        assert_eq!(
+            single_string(b"/local/domain/3\0"),
+            Ok("/local/domain/3".into())
+        );
         assert_eq!(single_string(b"a\0b\0"), Err(Malformed::InteriorNul));
     }
 }

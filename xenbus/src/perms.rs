@@ -64,7 +64,10 @@ impl Perm {
         let (&c, digits) = s.split_first()?;
         let access = Access::from_letter(c)?;
         let domid = crate::payload::parse_decimal(digits)?;
-        Some(Perm { domid: DomId(u16::try_from(domid).ok()?), access })
+        Some(Perm {
+            domid: DomId(u16::try_from(domid).ok()?),
+            access,
+        })
     }
 
     /// Write the entry (without terminator) into `out`, returning the bytes used (at most 6).
@@ -101,10 +104,34 @@ mod tests {
     #[test]
     fn parse_and_encode() {
         for (s, p) in [
-            (&b"n0"[..], Perm { domid: DomId(0), access: Access::None }),
-            (b"r5", Perm { domid: DomId(5), access: Access::Read }),
-            (b"w65535", Perm { domid: DomId(65535), access: Access::Write }),
-            (b"b12", Perm { domid: DomId(12), access: Access::Both }),
+            (
+                &b"n0"[..],
+                Perm {
+                    domid: DomId(0),
+                    access: Access::None,
+                },
+            ),
+            (
+                b"r5",
+                Perm {
+                    domid: DomId(5),
+                    access: Access::Read,
+                },
+            ),
+            (
+                b"w65535",
+                Perm {
+                    domid: DomId(65535),
+                    access: Access::Write,
+                },
+            ),
+            (
+                b"b12",
+                Perm {
+                    domid: DomId(12),
+                    access: Access::Both,
+                },
+            ),
         ] {
             assert_eq!(Perm::parse(s), Some(p));
             let mut out = [0u8; 6];

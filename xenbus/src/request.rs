@@ -96,7 +96,11 @@ fn push_str0(out: &mut Vec<u8>, s: &[u8]) {
 
 /// Build the payload of a request. `watch` gives the path and token of watches for `Watch`/`Unwatch`
 /// (the client resolves them); `Unwatch` needs it, `Watch` uses its token.
-pub fn encode_payload(req: &Request<'_>, token: &[u8], unwatch_path: &str) -> Result<Vec<u8>, Invalid> {
+pub fn encode_payload(
+    req: &Request<'_>,
+    token: &[u8],
+    unwatch_path: &str,
+) -> Result<Vec<u8>, Invalid> {
     let mut p = Vec::new();
     match *req {
         Request::Read(path)
@@ -138,7 +142,11 @@ pub fn encode_payload(req: &Request<'_>, token: &[u8], unwatch_path: &str) -> Re
         Request::TransactionEnd { commit } => push_str0(&mut p, if commit { b"T" } else { b"F" }),
         Request::GetDomainPath(dom) => {
             let mut buf = [0u8; 6];
-            let n = Perm { domid: dom, access: crate::perms::Access::None }.encode(&mut buf);
+            let n = Perm {
+                domid: dom,
+                access: crate::perms::Access::None,
+            }
+            .encode(&mut buf);
             push_str0(&mut p, &buf[1..n]);
         }
     }
@@ -149,10 +157,21 @@ pub fn encode_payload(req: &Request<'_>, token: &[u8], unwatch_path: &str) -> Re
 }
 
 /// Encode a whole message (header and payload).
-pub fn encode_message(msg_type: MsgType, req_id: ReqId, tx: TxId, payload: &[u8]) -> Result<Vec<u8>, Invalid> {
-    let repr = Repr { msg_type, req_id: req_id.0, tx_id: tx.0, payload };
+pub fn encode_message(
+    msg_type: MsgType,
+    req_id: ReqId,
+    tx: TxId,
+    payload: &[u8],
+) -> Result<Vec<u8>, Invalid> {
+    let repr = Repr {
+        msg_type,
+        req_id: req_id.0,
+        tx_id: tx.0,
+        payload,
+    };
     let mut buf = alloc::vec![0u8; repr.buffer_len()];
-    repr.emit(&mut Packet::new_unchecked(&mut buf[..])).map_err(|_| Invalid::PayloadTooLong)?;
+    repr.emit(&mut Packet::new_unchecked(&mut buf[..]))
+        .map_err(|_| Invalid::PayloadTooLong)?;
     Ok(buf)
 }
 
@@ -163,26 +182,77 @@ mod tests {
 
     #[test]
     fn payloads() {
-        assert_eq!(encode_payload(&Request::Read("a/b"), b"", "").unwrap(), b"a/b\0");
-        assert_eq!(encode_payload(&Request::Write("a", b"xy"), b"", "").unwrap(), b"a\0xy");
-        let perms = [Perm { domid: DomId(0), access: Access::None }, Perm { domid: DomId(7), access: Access::Read }];
-        assert_eq!(encode_payload(&Request::SetPerms("a", &perms), b"", "").unwrap(), b"a\0n0\0r7\0");
-        assert_eq!(encode_payload(&Request::Watch("a"), b"3", "").unwrap(), b"a\x003\0");
-        assert_eq!(encode_payload(&Request::Unwatch(WatchId(3)), b"3", "a").unwrap(), b"a\x003\0");
-        assert_eq!(encode_payload(&Request::TransactionStart, b"", "").unwrap(), b"\0");
-        assert_eq!(encode_payload(&Request::TransactionEnd { commit: true }, b"", "").unwrap(), b"T\0");
-        assert_eq!(encode_payload(&Request::TransactionEnd { commit: false }, b"", "").unwrap(), b"F\0");
-        assert_eq!(encode_payload(&Request::GetDomainPath(DomId(12)), b"", "").unwrap(), b"12\0");
+        assert_eq!(
+            encode_payload(&Request::Read("a/b"), b"", "").unwrap(),
+            b"a/b\0"
+        );
+        assert_eq!(
+            encode_payload(&Request::Write("a", b"xy"), b"", "").unwrap(),
+            b"a\0xy"
+        );
+        let perms = [
+            Perm {
+                domid: DomId(0),
+                access: Access::None,
+            },
+            Perm {
+                domid: DomId(7),
+                access: Access::Read,
+            },
+        ];
+        assert_eq!(
+            encode_payload(&Request::SetPerms("a", &perms), b"", "").unwrap(),
+            b"a\0n0\0r7\0"
+        );
+        assert_eq!(
+            encode_payload(&Request::Watch("a"), b"3", "").unwrap(),
+            b"a\x003\0"
+        );
+        assert_eq!(
+            encode_payload(&Request::Unwatch(WatchId(3)), b"3", "a").unwrap(),
+            b"a\x003\0"
+        );
+        assert_eq!(
+            encode_payload(&Request::TransactionStart, b"", "").unwrap(),
+            b"\0"
+        );
+        assert_eq!(
+            encode_payload(&Request::TransactionEnd { commit: true }, b"", "").unwrap(),
+            b"T\0"
+        );
+        assert_eq!(
+            encode_payload(&Request::TransactionEnd { commit: false }, b"", "").unwrap(),
+            b"F\0"
+        );
+        assert_eq!(
+            encode_payload(&Request::GetDomainPath(DomId(12)), b"", "").unwrap(),
+            b"12\0"
+        );
     }
 
     #[test]
     fn invalid_requests() {
-        assert_eq!(encode_payload(&Request::Read(""), b"", ""), Err(Invalid::BadString));
-        assert_eq!(encode_payload(&Request::Read("a\0b"), b"", ""), Err(Invalid::BadString));
+        assert_eq!(
+            encode_payload(&Request::Read(""), b"", ""),
+            Err(Invalid::BadString)
+        );
+        assert_eq!(
+            encode_payload(&Request::Read("a\0b"), b"", ""),
+            Err(Invalid::BadString)
+        );
         let long = "x".repeat(XENSTORE_ABS_PATH_MAX + 1);
-        assert_eq!(encode_payload(&Request::Read(&long), b"", ""), Err(Invalid::PathTooLong));
+        assert_eq!(
+            encode_payload(&Request::Read(&long), b"", ""),
+            Err(Invalid::PathTooLong)
+        );
         let big = [0u8; XENSTORE_PAYLOAD_MAX];
-        assert_eq!(encode_payload(&Request::Write("a", &big), b"", ""), Err(Invalid::PayloadTooLong));
-        assert_eq!(encode_payload(&Request::SetPerms("a", &[]), b"", ""), Err(Invalid::NoPerms));
+        assert_eq!(
+            encode_payload(&Request::Write("a", &big), b"", ""),
+            Err(Invalid::PayloadTooLong)
+        );
+        assert_eq!(
+            encode_payload(&Request::SetPerms("a", &[]), b"", ""),
+            Err(Invalid::NoPerms)
+        );
     }
 }

@@ -33,20 +33,35 @@ pub enum Response {
 ///
 /// `got` is the reply's raw type. `XS_ERROR` becomes [`Error::Xs`]; any other type than `expected` is
 /// rejected, as is a payload that does not have the shape the request calls for.
-pub fn decode(expected: MsgType, watch: Option<WatchId>, got: u32, payload: &[u8]) -> Result<Response, Error> {
+pub fn decode(
+    expected: MsgType,
+    watch: Option<WatchId>,
+    got: u32,
+    payload: &[u8],
+) -> Result<Response, Error> {
     let got = match MsgType::from_u32(got) {
         Some(t) => t,
-        None => return Err(Error::Malformed(Malformed::Wire(crate::wire::WireError::UnknownType(got)))),
+        None => {
+            return Err(Error::Malformed(Malformed::Wire(
+                crate::wire::WireError::UnknownType(got),
+            )))
+        }
     };
     if got == MsgType::Error {
         let e = XsErrno::from_payload(payload);
         if e == XsErrno::Unknown {
-            log::warn!("xenstore: unknown error string {:?}", payload::strip_nul(payload));
+            log::warn!(
+                "xenstore: unknown error string {:?}",
+                payload::strip_nul(payload)
+            );
         }
         return Err(Error::Xs(e));
     }
     if got != expected {
-        return Err(Error::Malformed(Malformed::UnexpectedType { expected, got }));
+        return Err(Error::Malformed(Malformed::UnexpectedType {
+            expected,
+            got,
+        }));
     }
     Ok(match expected {
         MsgType::Read => Response::Value(Vec::from(payload)),
@@ -74,17 +89,44 @@ mod tests {
 
     #[test]
     fn decodes_by_request() {
-        assert_eq!(decode(MsgType::Read, None, 2, b"v\0x"), Ok(Response::Value(b"v\0x".to_vec())));
-        assert_eq!(decode(MsgType::Read, None, 16, b"ENOENT\0"), Err(Error::Xs(XsErrno::Enoent)));
-        assert_eq!(decode(MsgType::Read, None, 16, b"EWHAT\0"), Err(Error::Xs(XsErrno::Unknown)));
+        assert_eq!(
+            decode(MsgType::Read, None, 2, b"v\0x"),
+            Ok(Response::Value(b"v\0x".to_vec()))
+        );
+        assert_eq!(
+            decode(MsgType::Read, None, 16, b"ENOENT\0"),
+            Err(Error::Xs(XsErrno::Enoent))
+        );
+        assert_eq!(
+            decode(MsgType::Read, None, 16, b"EWHAT\0"),
+            Err(Error::Xs(XsErrno::Unknown))
+        );
         assert_eq!(
             decode(MsgType::Read, None, 11, b"OK\0"),
-            Err(Error::Malformed(Malformed::UnexpectedType { expected: MsgType::Read, got: MsgType::Write }))
+            Err(Error::Malformed(Malformed::UnexpectedType {
+                expected: MsgType::Read,
+                got: MsgType::Write
+            }))
         );
-        assert!(matches!(decode(MsgType::Read, None, 999, b""), Err(Error::Malformed(Malformed::Wire(_)))));
-        assert_eq!(decode(MsgType::TransactionStart, None, 6, b"17\0"), Ok(Response::Transaction(TxId(17))));
-        assert_eq!(decode(MsgType::TransactionStart, None, 6, b"x\0"), Err(Error::Malformed(Malformed::BadNumber)));
-        assert_eq!(decode(MsgType::Write, None, 11, b"NO\0"), Err(Error::Malformed(Malformed::NotOk)));
-        assert_eq!(decode(MsgType::Watch, Some(WatchId(4)), 4, b"OK\0"), Ok(Response::Watch(WatchId(4))));
+        assert!(matches!(
+            decode(MsgType::Read, None, 999, b""),
+            Err(Error::Malformed(Malformed::Wire(_)))
+        ));
+        assert_eq!(
+            decode(MsgType::TransactionStart, None, 6, b"17\0"),
+            Ok(Response::Transaction(TxId(17)))
+        );
+        assert_eq!(
+            decode(MsgType::TransactionStart, None, 6, b"x\0"),
+            Err(Error::Malformed(Malformed::BadNumber))
+        );
+        assert_eq!(
+            decode(MsgType::Write, None, 11, b"NO\0"),
+            Err(Error::Malformed(Malformed::NotOk))
+        );
+        assert_eq!(
+            decode(MsgType::Watch, Some(WatchId(4)), 4, b"OK\0"),
+            Ok(Response::Watch(WatchId(4)))
+        );
     }
 }

@@ -75,9 +75,10 @@ impl XenbusState {
             (Connected, Reconfiguring) => true,
             (Reconfiguring, Reconfigured) => true,
             (Reconfigured, Connected) => true,
-            (Unknown | Initialising | InitWait | Initialised, InitWait | Initialised | Connected) => {
-                (to as u32) > (self as u32)
-            }
+            (
+                Unknown | Initialising | InitWait | Initialised,
+                InitWait | Initialised | Connected,
+            ) => (to as u32) > (self as u32),
             _ => false,
         }
     }

@@ -47,7 +47,12 @@ impl Watches {
         }
         self.map.insert(
             self.next,
-            Entry { path: String::from(path), events: VecDeque::new(), dropped: 0, waker: None },
+            Entry {
+                path: String::from(path),
+                events: VecDeque::new(),
+                dropped: 0,
+                waker: None,
+            },
         );
         WatchId(self.next)
     }
@@ -126,13 +131,28 @@ mod tests {
         assert_ne!(Watches::token(a), Watches::token(b));
         w.deliver("a/x".into(), &Watches::token(a)).unwrap();
         assert_eq!(w.take(b, None), Some(None));
-        assert_eq!(w.take(a, None), Some(Some(WatchEvent { path: "a/x".into() })));
-        assert_eq!(w.deliver("q".into(), "xl999").err(), Some(Malformed::UnknownWatchToken));
-        assert_eq!(w.deliver("q".into(), "other").err(), Some(Malformed::UnknownWatchToken));
-        assert_eq!(w.deliver("q".into(), "xl99999999999999999999").err(), Some(Malformed::UnknownWatchToken));
+        assert_eq!(
+            w.take(a, None),
+            Some(Some(WatchEvent { path: "a/x".into() }))
+        );
+        assert_eq!(
+            w.deliver("q".into(), "xl999").err(),
+            Some(Malformed::UnknownWatchToken)
+        );
+        assert_eq!(
+            w.deliver("q".into(), "other").err(),
+            Some(Malformed::UnknownWatchToken)
+        );
+        assert_eq!(
+            w.deliver("q".into(), "xl99999999999999999999").err(),
+            Some(Malformed::UnknownWatchToken)
+        );
         w.remove(a);
         assert_eq!(w.take(a, None), None);
-        assert_eq!(w.deliver("a".into(), &Watches::token(a)).err(), Some(Malformed::UnknownWatchToken));
+        assert_eq!(
+            w.deliver("a".into(), &Watches::token(a)).err(),
+            Some(Malformed::UnknownWatchToken)
+        );
     }
 
     #[test]
@@ -140,9 +160,13 @@ mod tests {
         let mut w = Watches::default();
         let a = w.add("a");
         for i in 0..MAX_QUEUED_EVENTS + 5 {
-            w.deliver(alloc::format!("a/{i}"), &Watches::token(a)).unwrap();
+            w.deliver(alloc::format!("a/{i}"), &Watches::token(a))
+                .unwrap();
         }
         assert_eq!(w.dropped(a), 5);
-        assert_eq!(w.take(a, None), Some(Some(WatchEvent { path: "a/5".into() })));
+        assert_eq!(
+            w.take(a, None),
+            Some(Some(WatchEvent { path: "a/5".into() }))
+        );
     }
 }

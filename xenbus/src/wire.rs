@@ -116,7 +116,10 @@ impl fmt::Display for WireError {
         match self {
             WireError::Truncated => write!(f, "message shorter than its 16-byte header"),
             WireError::PayloadTooLong(n) => {
-                write!(f, "payload length {n} exceeds XENSTORE_PAYLOAD_MAX ({XENSTORE_PAYLOAD_MAX})")
+                write!(
+                    f,
+                    "payload length {n} exceeds XENSTORE_PAYLOAD_MAX ({XENSTORE_PAYLOAD_MAX})"
+                )
             }
             WireError::PayloadTruncated => write!(f, "buffer shorter than header + len"),
             WireError::UnknownType(t) => write!(f, "unknown message type {t}"),
@@ -252,11 +255,18 @@ pub struct Repr<'a> {
 
 impl<'a> Repr<'a> {
     /// Parse a checked packet.
-    pub fn parse<T: AsRef<[u8]> + ?Sized>(packet: &'a Packet<&'a T>) -> Result<Repr<'a>, WireError> {
+    pub fn parse<T: AsRef<[u8]> + ?Sized>(
+        packet: &'a Packet<&'a T>,
+    ) -> Result<Repr<'a>, WireError> {
         packet.check_len()?;
         let t = packet.msg_type();
         let msg_type = MsgType::from_u32(t).ok_or(WireError::UnknownType(t))?;
-        Ok(Repr { msg_type, req_id: packet.req_id(), tx_id: packet.tx_id(), payload: packet.payload() })
+        Ok(Repr {
+            msg_type,
+            req_id: packet.req_id(),
+            tx_id: packet.tx_id(),
+            payload: packet.payload(),
+        })
     }
 
     /// Parse a message from the start of `buf`.
@@ -279,7 +289,10 @@ impl<'a> Repr<'a> {
     }
 
     /// Write the message into `packet`, whose buffer must be at least [`Repr::buffer_len`] bytes.
-    pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>>(&self, packet: &mut Packet<T>) -> Result<(), WireError> {
+    pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>>(
+        &self,
+        packet: &mut Packet<T>,
+    ) -> Result<(), WireError> {
         if self.payload.len() > XENSTORE_PAYLOAD_MAX {
             return Err(WireError::PayloadTooLong(self.payload.len() as u32));
         }
@@ -301,11 +314,19 @@ mod tests {
 
     #[test]
     fn roundtrip() {
-        let repr = Repr { msg_type: MsgType::Write, req_id: 7, tx_id: 3, payload: b"a/b\0v" };
+        let repr = Repr {
+            msg_type: MsgType::Write,
+            req_id: 7,
+            tx_id: 3,
+            payload: b"a/b\0v",
+        };
         let mut buf = [0u8; 64];
         let mut p = Packet::new_unchecked(&mut buf[..]);
         repr.emit(&mut p).unwrap();
-        assert_eq!(&buf[..16], &[11, 0, 0, 0, 7, 0, 0, 0, 3, 0, 0, 0, 5, 0, 0, 0]);
+        assert_eq!(
+            &buf[..16],
+            &[11, 0, 0, 0, 7, 0, 0, 0, 3, 0, 0, 0, 5, 0, 0, 0]
+        );
         let parsed = Repr::parse_bytes(&buf).unwrap();
         assert_eq!(parsed, repr);
         let p = Packet::new_checked(&buf[..]).unwrap();
@@ -319,9 +340,15 @@ mod tests {
         buf[12..16].copy_from_slice(&5u32.to_le_bytes());
         assert_eq!(Repr::parse_bytes(&buf), Err(WireError::PayloadTruncated));
         buf[12..16].copy_from_slice(&4097u32.to_le_bytes());
-        assert_eq!(Repr::parse_bytes(&buf), Err(WireError::PayloadTooLong(4097)));
+        assert_eq!(
+            Repr::parse_bytes(&buf),
+            Err(WireError::PayloadTooLong(4097))
+        );
         buf[12..16].copy_from_slice(&u32::MAX.to_le_bytes());
-        assert_eq!(Repr::parse_bytes(&buf), Err(WireError::PayloadTooLong(u32::MAX)));
+        assert_eq!(
+            Repr::parse_bytes(&buf),
+            Err(WireError::PayloadTooLong(u32::MAX))
+        );
         // unchecked accessors do not panic on a hostile len
         let p = Packet::new_unchecked(&buf[..]);
         assert!(p.payload().is_empty());
@@ -345,11 +372,27 @@ mod tests {
     #[test]
     fn emit_rejects_oversized_payload_and_small_buffer() {
         let big = [b'x'; XENSTORE_PAYLOAD_MAX + 1];
-        let repr = Repr { msg_type: MsgType::Write, req_id: 1, tx_id: 0, payload: &big };
+        let repr = Repr {
+            msg_type: MsgType::Write,
+            req_id: 1,
+            tx_id: 0,
+            payload: &big,
+        };
         let mut buf = [0u8; 8192];
-        assert!(matches!(repr.emit(&mut Packet::new_unchecked(&mut buf[..])), Err(WireError::PayloadTooLong(_))));
-        let repr = Repr { msg_type: MsgType::Write, req_id: 1, tx_id: 0, payload: b"abc" };
+        assert!(matches!(
+            repr.emit(&mut Packet::new_unchecked(&mut buf[..])),
+            Err(WireError::PayloadTooLong(_))
+        ));
+        let repr = Repr {
+            msg_type: MsgType::Write,
+            req_id: 1,
+            tx_id: 0,
+            payload: b"abc",
+        };
         let mut small = [0u8; 18];
-        assert_eq!(repr.emit(&mut Packet::new_unchecked(&mut small[..])), Err(WireError::PayloadTruncated));
+        assert_eq!(
+            repr.emit(&mut Packet::new_unchecked(&mut small[..])),
+            Err(WireError::PayloadTruncated)
+        );
     }
 }

@@ -67,7 +67,12 @@ impl<P: SharedPage> XsRing<P> {
     pub fn attach(page: P) -> XsRing<P> {
         let req_prod = page.read_u32(layout::REQ_PROD);
         let rsp_cons = page.read_u32(layout::RSP_CONS);
-        XsRing { page, req_prod, rsp_cons, broken: None }
+        XsRing {
+            page,
+            req_prod,
+            rsp_cons,
+            broken: None,
+        }
     }
 
     /// The page.
@@ -142,7 +147,8 @@ impl<P: SharedPage> XsRing<P> {
             }
             let off = mask_xenstore_idx(prod);
             let chunk = (free.min(XENSTORE_RING_SIZE - off) as usize).min(data.len() - written);
-            self.page.write_bytes(layout::REQ + off as usize, &data[written..written + chunk]);
+            self.page
+                .write_bytes(layout::REQ + off as usize, &data[written..written + chunk]);
             written += chunk;
             prod = prod.wrapping_add(chunk as u32);
         }
@@ -183,7 +189,8 @@ impl<P: SharedPage> XsRing<P> {
         while done < n {
             let off = mask_xenstore_idx(cons);
             let chunk = ((XENSTORE_RING_SIZE - off) as usize).min(n - done);
-            self.page.read_bytes(layout::RSP + off as usize, &mut buf[done..done + chunk]);
+            self.page
+                .read_bytes(layout::RSP + off as usize, &mut buf[done..done + chunk]);
             done += chunk;
             cons = cons.wrapping_add(chunk as u32);
         }

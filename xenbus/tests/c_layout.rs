@@ -115,7 +115,9 @@ fn c_values() -> (HashMap<String, i64>, Vec<String>) {
 #[test]
 fn layouts_and_constants_match_xen_headers() {
     let (c, errnos) = c_values();
-    let check = |name: &str, ours: i64| assert_eq!(c[name], ours, "{name}: C says {}, we say {ours}", c[name]);
+    let check = |name: &str, ours: i64| {
+        assert_eq!(c[name], ours, "{name}: C says {}, we say {ours}", c[name])
+    };
     check("req", xs::REQ as i64);
     check("rsp", xs::RSP as i64);
     check("req_cons", xs::REQ_CONS as i64);
@@ -186,6 +188,11 @@ fn layouts_and_constants_match_xen_headers() {
         check(&format!("{p}_entry"), e as i64);
         check(&format!("{p}_ring_size"), ring_size(4096, e) as i64);
     }
-    let blk = entry_size(c["blk_req"] as usize, c["blk_req_align"] as usize, c["blk_rsp"] as usize, c["blk_rsp_align"] as usize);
+    let blk = entry_size(
+        c["blk_req"] as usize,
+        c["blk_req_align"] as usize,
+        c["blk_rsp"] as usize,
+        c["blk_rsp_align"] as usize,
+    );
     check("blk_ring_size_4p", ring_size(4 * 4096, blk) as i64);
 }

@@ -29,4 +29,6 @@ pub enum Hostile {
     MalformedWatchEvent,
     /// Send nothing at all.
     Silent,
+    /// Hold this reply back and send it after the next one (replies out of order).
+    Delay,
 }

@@ -65,6 +65,7 @@ pub struct FakeXenstored {
     trickle: Option<usize>,
     received: Vec<Received>,
     guest_error: Option<String>,
+    delayed: Option<Vec<u8>>,
     commits: u64,
     conflicts: u64,
 }
@@ -87,14 +88,30 @@ impl FakeXenstored {
     /// (the daemon's side of the channel). The tree is laid out as `xl create` does: the guest's home
     /// `/local/domain/<guest>` (owner dom0, guest may read) with `name`, `domid`, `vm`, and writable
     /// `data/`, `control/` and `device/` directories.
-    pub fn new(page: FakePage, evtchn: FakeEventChannels, port: Port, guest: DomId) -> FakeXenstored {
+    pub fn new(
+        page: FakePage,
+        evtchn: FakeEventChannels,
+        port: Port,
+        guest: DomId,
+    ) -> FakeXenstored {
         Self::with_start_index(page, evtchn, port, guest, 0)
     }
 
     /// Like [`FakeXenstored::new`] but with all four ring indices starting at `start` (to test index and
     /// ring wrap-around); call it before the client attaches.
-    pub fn with_start_index(page: FakePage, evtchn: FakeEventChannels, port: Port, guest: DomId, start: u32) -> Self {
-        for off in [layout::REQ_CONS, layout::REQ_PROD, layout::RSP_CONS, layout::RSP_PROD] {
+    pub fn with_start_index(
+        page: FakePage,
+        evtchn: FakeEventChannels,
+        port: Port,
+        guest: DomId,
+        start: u32,
+    ) -> Self {
+        for off in [
+            layout::REQ_CONS,
+            layout::REQ_PROD,
+            layout::RSP_CONS,
+            layout::RSP_PROD,
+        ] {
             page.write_u32(off, start);
         }
         let mut xs = FakeXenstored {
@@ -116,6 +133,7 @@ impl FakeXenstored {
             trickle: None,
             received: Vec::new(),
             guest_error: None,
+            delayed: None,
             commits: 0,
             conflicts: 0,
         };
@@ -123,10 +141,16 @@ impl FakeXenstored {
         let g = guest.0;
         xs.dom0_write(&format!("{home}/name"), format!("guest{g}").as_bytes());
         xs.dom0_write(&format!("{home}/domid"), g.to_string().as_bytes());
-        xs.dom0_write(&format!("{home}/vm"), b"/vm/00000000-0000-0000-0000-000000000001");
+        xs.dom0_write(
+            &format!("{home}/vm"),
+            b"/vm/00000000-0000-0000-0000-000000000001",
+        );
         xs.dom0_set_perms(&home, &[perm(0, Access::None), perm(g, Access::Read)]);
         for n in ["name", "domid", "vm"] {
-            xs.dom0_set_perms(&format!("{home}/{n}"), &[perm(0, Access::None), perm(g, Access::Read)]);
+            xs.dom0_set_perms(
+                &format!("{home}/{n}"),
+                &[perm(0, Access::None), perm(g, Access::Read)],
+            );
         }
         for d in ["data", "control", "device"] {
             xs.dom0_mkdir(&format!("{home}/{d}"));
@@ -207,7 +231,9 @@ impl FakeXenstored {
     pub fn dom0_write(&mut self, path: &str, value: &[u8]) {
         let mut ch = Changes::default();
         let p = self.absolute(path);
-        self.tree.write(DomId::DOM0, &p, value, &mut ch).expect("dom0 write");
+        self.tree
+            .write(DomId::DOM0, &p, value, &mut ch)
+            .expect("dom0 write");
         self.committed(ch);
     }
 
@@ -215,7 +241,9 @@ impl FakeXenstored {
     pub fn dom0_mkdir(&mut self, path: &str) {
         let mut ch = Changes::default();
         let p = self.absolute(path);
-        self.tree.mkdir(DomId::DOM0, &p, &mut ch).expect("dom0 mkdir");
+        self.tree
+            .mkdir(DomId::DOM0, &p, &mut ch)
+            .expect("dom0 mkdir");
         self.committed(ch);
     }
 
@@ -231,7 +259,9 @@ impl FakeXenstored {
     pub fn dom0_set_perms(&mut self, path: &str, perms: &[Perm]) {
         let mut ch = Changes::default();
         let p = self.absolute(path);
-        self.tree.set_perms(DomId::DOM0, &p, perms.to_vec(), &mut ch).expect("dom0 set_perms");
+        self.tree
+            .set_perms(DomId::DOM0, &p, perms.to_vec(), &mut ch)
+            .expect("dom0 set_perms");
         self.committed(ch);
     }
 
@@ -243,15 +273,28 @@ impl FakeXenstored {
         let front = format!("{}/device/{kind}/{id}", self.home());
         let back = format!("/local/domain/{}/backend/{kind}/{g}/{id}", backend.0);
         self.dom0_write(&format!("{front}/backend"), back.as_bytes());
-        self.dom0_write(&format!("{front}/backend-id"), backend.0.to_string().as_bytes());
+        self.dom0_write(
+            &format!("{front}/backend-id"),
+            backend.0.to_string().as_bytes(),
+        );
         self.dom0_write(&format!("{front}/state"), b"1");
         self.dom0_write(&format!("{back}/frontend"), front.as_bytes());
         self.dom0_write(&format!("{back}/frontend-id"), g.to_string().as_bytes());
         self.dom0_write(&format!("{back}/state"), b"1");
-        for p in [front.clone(), format!("{front}/backend"), format!("{front}/backend-id"), format!("{front}/state")] {
+        for p in [
+            front.clone(),
+            format!("{front}/backend"),
+            format!("{front}/backend-id"),
+            format!("{front}/state"),
+        ] {
             self.dom0_set_perms(&p, &[perm(g, Access::None), perm(backend.0, Access::Read)]);
         }
-        for p in [back.clone(), format!("{back}/frontend"), format!("{back}/frontend-id"), format!("{back}/state")] {
+        for p in [
+            back.clone(),
+            format!("{back}/frontend"),
+            format!("{back}/frontend-id"),
+            format!("{back}/state"),
+        ] {
             self.dom0_set_perms(&p, &[perm(backend.0, Access::None), perm(g, Access::Read)]);
         }
         (front, back)
@@ -274,7 +317,11 @@ impl FakeXenstored {
                 if is_at_or_under(path, &w) || (*removed && is_at_or_under(&w, path)) {
                     // Relative watches get relative event paths, as xenstored does.
                     let home = format!("{}/", self.home());
-                    let shown = if wpath.starts_with('/') { path.clone() } else { path.trim_start_matches(&home).to_string() };
+                    let shown = if wpath.starts_with('/') {
+                        path.clone()
+                    } else {
+                        path.trim_start_matches(&home).to_string()
+                    };
                     events.push((shown, token.clone()));
                 }
             }
@@ -294,7 +341,8 @@ impl FakeXenstored {
     }
 
     fn send_raw(&mut self, t: u32, req_id: u32, tx_id: u32, payload: &[u8]) {
-        self.outbuf.extend(header(t, req_id, tx_id, payload.len() as u32));
+        self.outbuf
+            .extend(header(t, req_id, tx_id, payload.len() as u32));
         self.outbuf.extend(payload);
     }
 
@@ -343,7 +391,10 @@ impl FakeXenstored {
         let prod = self.page.load_acquire_u32(layout::REQ_PROD);
         let avail = prod.wrapping_sub(self.req_cons);
         if avail > RING {
-            self.guest_error = Some(format!("guest req_prod {prod} jumped past req_cons {}", self.req_cons));
+            self.guest_error = Some(format!(
+                "guest req_prod {prod} jumped past req_cons {}",
+                self.req_cons
+            ));
             return false;
         }
         if avail == 0 {
@@ -352,7 +403,8 @@ impl FakeXenstored {
         self.page.fence_read();
         for _ in 0..avail {
             let mut b = [0u8];
-            self.page.read_bytes(layout::REQ + (self.req_cons % RING) as usize, &mut b);
+            self.page
+                .read_bytes(layout::REQ + (self.req_cons % RING) as usize, &mut b);
             self.inbuf.push(b[0]);
             self.req_cons = self.req_cons.wrapping_add(1);
         }
@@ -368,7 +420,10 @@ impl FakeXenstored {
         let cons = self.page.load_acquire_u32(layout::RSP_CONS);
         let used = self.rsp_prod.wrapping_sub(cons);
         if used > RING {
-            self.guest_error = Some(format!("guest rsp_cons {cons} moved past rsp_prod {}", self.rsp_prod));
+            self.guest_error = Some(format!(
+                "guest rsp_cons {cons} moved past rsp_prod {}",
+                self.rsp_prod
+            ));
             return false;
         }
         let mut n = ((RING - used) as usize).min(self.outbuf.len());
@@ -381,7 +436,8 @@ impl FakeXenstored {
         self.page.fence_full();
         for _ in 0..n {
             let b = self.outbuf.pop_front().unwrap_or(0);
-            self.page.write_bytes(layout::RSP + (self.rsp_prod % RING) as usize, &[b]);
+            self.page
+                .write_bytes(layout::RSP + (self.rsp_prod % RING) as usize, &[b]);
             self.rsp_prod = self.rsp_prod.wrapping_add(1);
         }
         self.page.fence_write();
@@ -393,7 +449,14 @@ impl FakeXenstored {
         if self.inbuf.len() < 16 {
             return None;
         }
-        let w = |i: usize| u32::from_le_bytes([self.inbuf[i], self.inbuf[i + 1], self.inbuf[i + 2], self.inbuf[i + 3]]);
+        let w = |i: usize| {
+            u32::from_le_bytes([
+                self.inbuf[i],
+                self.inbuf[i + 1],
+                self.inbuf[i + 2],
+                self.inbuf[i + 3],
+            ])
+        };
         let (t, req_id, tx_id, len) = (w(0), w(4), w(8), w(12) as usize);
         if len > PAYLOAD_MAX {
             self.guest_error = Some(format!("guest sent a {len}-byte payload"));
@@ -405,14 +468,24 @@ impl FakeXenstored {
         }
         let payload = self.inbuf[16..16 + len].to_vec();
         self.inbuf.drain(..16 + len);
-        Some(Received { msg_type: t, req_id, tx_id, payload })
+        Some(Received {
+            msg_type: t,
+            req_id,
+            tx_id,
+            payload,
+        })
     }
 
     // ---- protocol ------------------------------------------------------------------------------------
 
     fn handle(&mut self, msg: Received) {
         self.received.push(msg.clone());
-        let Received { msg_type, req_id, tx_id, payload } = msg;
+        let Received {
+            msg_type,
+            req_id,
+            tx_id,
+            payload,
+        } = msg;
         let mut ch = Changes::default();
         let mut after_reply: Vec<(String, String)> = Vec::new();
         let result = self.execute(msg_type, tx_id, &payload, &mut ch, &mut after_reply);
@@ -441,6 +514,14 @@ impl FakeXenstored {
     }
 
     fn reply(&mut self, t: u32, req_id: u32, tx_id: u32, body: &[u8]) {
+        let held = self.delayed.take();
+        self.reply_inner(t, req_id, tx_id, body);
+        if let Some(bytes) = held {
+            self.outbuf.extend(bytes);
+        }
+    }
+
+    fn reply_inner(&mut self, t: u32, req_id: u32, tx_id: u32, body: &[u8]) {
         match self.hostile.pop_front() {
             None => self.send_raw(t, req_id, tx_id, body),
             Some(Hostile::Garbage(bytes)) => self.outbuf.extend(bytes),
@@ -453,7 +534,11 @@ impl FakeXenstored {
                 self.send_raw(t, req_id, tx_id, body);
             }
             Some(Hostile::WrongType) => {
-                let other = if t == MsgType::Read as u32 { MsgType::Write } else { MsgType::Read };
+                let other = if t == MsgType::Read as u32 {
+                    MsgType::Write
+                } else {
+                    MsgType::Read
+                };
                 self.send_raw(other as u32, req_id, tx_id, body);
             }
             Some(Hostile::UnknownType(u)) => self.send_raw(u, req_id, tx_id, body),
@@ -475,7 +560,8 @@ impl FakeXenstored {
             }
             Some(Hostile::ReqConsJump) => {
                 let prod = self.page.load_acquire_u32(layout::REQ_PROD);
-                self.page.store_release_u32(layout::REQ_CONS, prod.wrapping_add(5000));
+                self.page
+                    .store_release_u32(layout::REQ_CONS, prod.wrapping_add(5000));
             }
             Some(Hostile::SpuriousWatchEvent) => {
                 self.send_event("/spurious", "not-a-token-of-yours");
@@ -486,6 +572,11 @@ impl FakeXenstored {
                 self.send_raw(t, req_id, tx_id, body);
             }
             Some(Hostile::Silent) => {}
+            Some(Hostile::Delay) => {
+                let mut held = header(t, req_id, tx_id, body.len() as u32).to_vec();
+                held.extend_from_slice(body);
+                self.delayed = Some(held);
+            }
         }
     }
 
@@ -517,7 +608,11 @@ impl FakeXenstored {
         match t {
             MsgType::Read | MsgType::Directory | MsgType::GetPerms => {
                 let path = self.path_arg(first)?;
-                let tree = if tx_id != 0 { &self.txs[&tx_id].tree } else { &self.tree };
+                let tree = if tx_id != 0 {
+                    &self.txs[&tx_id].tree
+                } else {
+                    &self.tree
+                };
                 match t {
                     MsgType::Read => Ok(tree.read(guest, &path)?.value.clone()),
                     MsgType::Directory => {
@@ -540,7 +635,10 @@ impl FakeXenstored {
             }
             MsgType::Write | MsgType::Mkdir | MsgType::Rm | MsgType::SetPerms => {
                 let path = if t == MsgType::Write {
-                    let nul = payload.iter().position(|&c| c == 0).ok_or(XsErrno::Einval)?;
+                    let nul = payload
+                        .iter()
+                        .position(|&c| c == 0)
+                        .ok_or(XsErrno::Einval)?;
                     self.path_arg(&payload[..nul])?
                 } else {
                     self.path_arg(first)?
@@ -560,7 +658,8 @@ impl FakeXenstored {
                     MsgType::Mkdir => tree.mkdir(guest, &path, changes)?,
                     MsgType::Rm => tree.rm(guest, &path, changes)?,
                     _ => {
-                        let perms: Option<Vec<Perm>> = args[1..].iter().map(|p| Perm::parse(p)).collect();
+                        let perms: Option<Vec<Perm>> =
+                            args[1..].iter().map(|p| Perm::parse(p)).collect();
                         tree.set_perms(guest, &path, perms.ok_or(XsErrno::Einval)?, changes)?
                     }
                 }
@@ -570,12 +669,19 @@ impl FakeXenstored {
                 if args.len() < 2 {
                     return Err(XsErrno::Einval);
                 }
-                let path = std::str::from_utf8(args[0]).map_err(|_| XsErrno::Einval)?.to_string();
-                let token = std::str::from_utf8(args[1]).map_err(|_| XsErrno::Einval)?.to_string();
+                let path = std::str::from_utf8(args[0])
+                    .map_err(|_| XsErrno::Einval)?
+                    .to_string();
+                let token = std::str::from_utf8(args[1])
+                    .map_err(|_| XsErrno::Einval)?
+                    .to_string();
                 if !path.starts_with('@') && !valid_path(&self.absolute(&path)) {
                     return Err(XsErrno::Einval);
                 }
-                let pos = self.watches.iter().position(|(p, tk)| *p == path && *tk == token);
+                let pos = self
+                    .watches
+                    .iter()
+                    .position(|(p, tk)| *p == path && *tk == token);
                 if t == MsgType::Watch {
                     if pos.is_some() {
                         return Err(XsErrno::Eexist);
@@ -592,7 +698,11 @@ impl FakeXenstored {
                 let id = self.next_tx;
                 self.txs.insert(
                     id,
-                    Tx { base_generation: self.generation, tree: self.tree.clone(), changes: Changes::default() },
+                    Tx {
+                        base_generation: self.generation,
+                        tree: self.tree.clone(),
+                        changes: Changes::default(),
+                    },
                 );
                 Ok(format!("{id}\0").into_bytes())
             }
@@ -635,12 +745,21 @@ impl FakeXenstored {
         let (s2, stop2, ev2) = (shared.clone(), stop.clone(), evtchn.clone());
         let handle = std::thread::spawn(move || {
             while !stop2.load(Ordering::Acquire) {
-                s2.lock().unwrap_or_else(|e| e.into_inner()).run_until_idle();
+                s2.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .run_until_idle();
                 // Timeout only guards against a hung test; wake-ups come from the guest's notify.
-                ev2.wait_pending(port, Duration::from_secs(60), || stop2.load(Ordering::Acquire));
+                ev2.wait_pending(port, Duration::from_secs(60), || {
+                    stop2.load(Ordering::Acquire)
+                });
             }
         });
-        XenstoredThread { shared, stop, handle: Some(handle), evtchn }
+        XenstoredThread {
+            shared,
+            stop,
+            handle: Some(handle),
+            evtchn,
+        }
     }
 }
 

@@ -30,14 +30,23 @@ pub struct Tree {
 impl Default for Tree {
     fn default() -> Self {
         let mut nodes = BTreeMap::new();
-        nodes.insert("/".to_string(), Node { value: Vec::new(), perms: vec![perm(0, Access::None)] });
+        nodes.insert(
+            "/".to_string(),
+            Node {
+                value: Vec::new(),
+                perms: vec![perm(0, Access::None)],
+            },
+        );
         Tree { nodes }
     }
 }
 
 /// Shorthand for a permission entry.
 pub fn perm(dom: u16, access: Access) -> Perm {
-    Perm { domid: DomId(dom), access }
+    Perm {
+        domid: DomId(dom),
+        access,
+    }
 }
 
 /// The parent of an absolute path (`/a/b` → `/a`, `/a` → `/`).
@@ -54,7 +63,9 @@ pub fn parent(path: &str) -> Option<&str> {
 
 /// Whether `path` is at or below `base`.
 pub fn is_at_or_under(path: &str, base: &str) -> bool {
-    path == base || base == "/" || (path.starts_with(base) && path.as_bytes().get(base.len()) == Some(&b'/'))
+    path == base
+        || base == "/"
+        || (path.starts_with(base) && path.as_bytes().get(base.len()) == Some(&b'/'))
 }
 
 /// Valid absolute node path (as C xenstored checks them).
@@ -63,18 +74,26 @@ pub fn valid_path(path: &str) -> bool {
         && path.len() <= xenbus::wire::XENSTORE_ABS_PATH_MAX
         && (path == "/" || !path.ends_with('/'))
         && !path.contains("//")
-        && path.bytes().all(|c| c.is_ascii_alphanumeric() || b"/_@-".contains(&c))
+        && path
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || b"/_@-".contains(&c))
 }
 
 fn access_of(dom: DomId, perms: &[Perm]) -> Access {
     if dom == DomId::DOM0 {
         return Access::Both;
     }
-    let Some(first) = perms.first() else { return Access::None };
+    let Some(first) = perms.first() else {
+        return Access::None;
+    };
     if first.domid == dom {
         return Access::Both;
     }
-    perms[1..].iter().find(|p| p.domid == dom).map(|p| p.access).unwrap_or(first.access)
+    perms[1..]
+        .iter()
+        .find(|p| p.domid == dom)
+        .map(|p| p.access)
+        .unwrap_or(first.access)
 }
 
 impl Tree {
@@ -105,7 +124,11 @@ impl Tree {
     /// Names of the children of `path`.
     pub fn children(&self, dom: DomId, path: &str) -> Result<Vec<String>, XsErrno> {
         self.read(dom, path)?;
-        let prefix = if path == "/" { "/".to_string() } else { format!("{path}/") };
+        let prefix = if path == "/" {
+            "/".to_string()
+        } else {
+            format!("{path}/")
+        };
         Ok(self
             .nodes
             .range(prefix.clone()..)
@@ -141,7 +164,13 @@ impl Tree {
             perms[0].domid = dom;
         }
         for p in missing.into_iter().rev() {
-            self.nodes.insert(p, Node { value: Vec::new(), perms: perms.clone() });
+            self.nodes.insert(
+                p,
+                Node {
+                    value: Vec::new(),
+                    perms: perms.clone(),
+                },
+            );
         }
         // Watches fire for the node asked for (watches are recursive, so this covers its new parents' watchers).
         ch.paths.push((path.to_string(), false));
@@ -149,7 +178,13 @@ impl Tree {
     }
 
     /// `XS_WRITE`.
-    pub fn write(&mut self, dom: DomId, path: &str, value: &[u8], ch: &mut Changes) -> Result<(), XsErrno> {
+    pub fn write(
+        &mut self,
+        dom: DomId,
+        path: &str,
+        value: &[u8],
+        ch: &mut Changes,
+    ) -> Result<(), XsErrno> {
         if let Some(n) = self.nodes.get(path) {
             if !access_of(dom, &n.perms).can_write() {
                 return Err(XsErrno::Eacces);
@@ -196,7 +231,13 @@ impl Tree {
     }
 
     /// `XS_SET_PERMS`: only the owner (or dom0) may.
-    pub fn set_perms(&mut self, dom: DomId, path: &str, perms: Vec<Perm>, ch: &mut Changes) -> Result<(), XsErrno> {
+    pub fn set_perms(
+        &mut self,
+        dom: DomId,
+        path: &str,
+        perms: Vec<Perm>,
+        ch: &mut Changes,
+    ) -> Result<(), XsErrno> {
         if perms.is_empty() {
             return Err(XsErrno::Einval);
         }
@@ -219,21 +260,54 @@ mod tests {
         let mut t = Tree::default();
         let mut ch = Changes::default();
         t.mkdir(DomId(0), "/local/domain/5", &mut ch).unwrap();
-        t.set_perms(DomId(0), "/local/domain/5", vec![perm(0, Access::None), perm(5, Access::Read)], &mut ch).unwrap();
-        assert_eq!(t.write(DomId(5), "/local/domain/5/x", b"v", &mut ch), Err(XsErrno::Eacces));
+        t.set_perms(
+            DomId(0),
+            "/local/domain/5",
+            vec![perm(0, Access::None), perm(5, Access::Read)],
+            &mut ch,
+        )
+        .unwrap();
+        assert_eq!(
+            t.write(DomId(5), "/local/domain/5/x", b"v", &mut ch),
+            Err(XsErrno::Eacces)
+        );
         t.mkdir(DomId(0), "/local/domain/5/data", &mut ch).unwrap();
-        t.set_perms(DomId(0), "/local/domain/5/data", vec![perm(5, Access::None)], &mut ch).unwrap();
-        t.write(DomId(5), "/local/domain/5/data/a/b", b"v", &mut ch).unwrap();
-        assert_eq!(t.get("/local/domain/5/data/a").unwrap().perms[0].domid, DomId(5));
-        assert_eq!(t.read(DomId(6), "/local/domain/5/data/a/b").err(), Some(XsErrno::Eacces));
-        assert_eq!(t.children(DomId(5), "/local/domain/5/data").unwrap(), vec!["a".to_string()]);
-        assert_eq!(t.rm(DomId(5), "/local/domain/5/data/nothere", &mut ch), Ok(()));
-        assert_eq!(t.rm(DomId(5), "/local/domain/5/data/no/there", &mut ch), Err(XsErrno::Enoent));
+        t.set_perms(
+            DomId(0),
+            "/local/domain/5/data",
+            vec![perm(5, Access::None)],
+            &mut ch,
+        )
+        .unwrap();
+        t.write(DomId(5), "/local/domain/5/data/a/b", b"v", &mut ch)
+            .unwrap();
+        assert_eq!(
+            t.get("/local/domain/5/data/a").unwrap().perms[0].domid,
+            DomId(5)
+        );
+        assert_eq!(
+            t.read(DomId(6), "/local/domain/5/data/a/b").err(),
+            Some(XsErrno::Eacces)
+        );
+        assert_eq!(
+            t.children(DomId(5), "/local/domain/5/data").unwrap(),
+            vec!["a".to_string()]
+        );
+        assert_eq!(
+            t.rm(DomId(5), "/local/domain/5/data/nothere", &mut ch),
+            Ok(())
+        );
+        assert_eq!(
+            t.rm(DomId(5), "/local/domain/5/data/no/there", &mut ch),
+            Err(XsErrno::Enoent)
+        );
         t.rm(DomId(5), "/local/domain/5/data/a", &mut ch).unwrap();
         assert!(t.get("/local/domain/5/data/a/b").is_none());
         assert!(is_at_or_under("/a/b", "/a"));
         assert!(!is_at_or_under("/ab", "/a"));
         assert!(valid_path("/a/b-c_d@e"));
-        assert!(!valid_path("/a//b") && !valid_path("a") && !valid_path("/a/") && !valid_path("/a b"));
+        assert!(
+            !valid_path("/a//b") && !valid_path("a") && !valid_path("/a/") && !valid_path("/a b")
+        );
     }
 }
