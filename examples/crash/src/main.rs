@@ -32,7 +32,9 @@ fn fault_here() {
     xenolith::debug::read_null_page();
 }
 
-/// Unbounded recursion; the black_box keeps the frames from being optimised away.
+/// Unbounded recursion on purpose (the guard page stops it); the black_box keeps the frames from being
+/// optimised away.
+#[allow(unconditional_recursion)]
 #[inline(never)]
 fn recurse(depth: u64, pad: &[u8; 64]) -> u64 {
     let local = core::hint::black_box(*pad);
