@@ -18,6 +18,10 @@ pub struct RequestOverflow {
     pub rsp_prod_pvt: u32,
 }
 
+/// Every request taken already has its response.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NoRequestToAnswer;
+
 /// Back side of a shared ring over `P`: receives `Req`, sends `Rsp`.
 #[derive(Debug)]
 pub struct BackRing<P, Req, Rsp> {
@@ -82,9 +86,9 @@ impl<P: SharedPage, Req: RingEntry, Rsp: RingEntry> BackRing<P, Req, Rsp> {
 
     /// Write a response into the next slot (not yet published). Fails if every taken request already has
     /// its response.
-    pub fn put_response(&mut self, rsp: &Rsp) -> Result<(), ()> {
+    pub fn put_response(&mut self, rsp: &Rsp) -> Result<(), NoRequestToAnswer> {
         if self.rsp_prod_pvt == self.req_cons {
-            return Err(());
+            return Err(NoRequestToAnswer);
         }
         let mut buf = vec![0u8; Rsp::SIZE];
         rsp.encode(&mut buf);

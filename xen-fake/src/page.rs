@@ -28,7 +28,7 @@ impl FakePage {
     /// `bytes` zeroed bytes (a multiple of 4), e.g. a multi-page ring.
     pub fn with_size(bytes: usize) -> FakePage {
         assert!(
-            bytes % 4 == 0 && bytes > 0,
+            bytes.is_multiple_of(4) && bytes > 0,
             "FakePage size must be a positive multiple of 4"
         );
         FakePage {
@@ -49,7 +49,7 @@ impl FakePage {
     }
 
     fn word(&self, off: usize) -> &AtomicU32 {
-        assert!(off % 4 == 0, "unaligned 32-bit access at {off:#x}");
+        assert!(off.is_multiple_of(4), "unaligned 32-bit access at {off:#x}");
         self.words
             .get(off / 4)
             .unwrap_or_else(|| panic!("access at {off:#x} beyond the {}-byte page", self.size()))
@@ -93,7 +93,7 @@ impl SharedPage for FakePage {
         let mut i = 0;
         while i < data.len() {
             let a = off + i;
-            if a % 4 == 0 && data.len() - i >= 4 {
+            if a.is_multiple_of(4) && data.len() - i >= 4 {
                 let v = u32::from_le_bytes([data[i], data[i + 1], data[i + 2], data[i + 3]]);
                 self.words[a / 4].store(v, Ordering::Relaxed);
                 i += 4;

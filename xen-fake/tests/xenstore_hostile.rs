@@ -253,3 +253,22 @@ fn replies_to_abandoned_requests_are_discarded_quietly() {
     assert_eq!((diag.abandoned, diag.rejected), (1, 0));
     assert_eq!(xs.with_core(|c| c.in_flight()), 0);
 }
+
+#[test]
+fn replies_received_before_a_break_are_kept() {
+    let (_s, mut d, xs) = XenstoreSetup::client(GUEST, 0);
+    let mut a = Box::pin(xs.read("name"));
+    assert!(poll_once(a.as_mut()).is_pending()); // async fns submit on first poll
+    d.run_until_idle();
+    xs.on_event(); // a's reply is in, its future not polled yet
+    d.push_hostile(Hostile::RspProdJump(5000));
+    let mut b = Box::pin(xs.read("domid"));
+    assert!(poll_once(b.as_mut()).is_pending());
+    d.run_until_idle();
+    xs.on_event();
+    assert!(matches!(
+        poll_once(b.as_mut()),
+        std::task::Poll::Ready(Err(Error::Broken(_)))
+    ));
+    assert!(matches!(poll_once(a.as_mut()), std::task::Poll::Ready(Ok(ref v)) if v == b"guest5"));
+}

@@ -338,11 +338,10 @@ impl<P: SharedPage, E: EventChannels> XenStore<P, E> {
         if abandoned {
             self.inflight.remove(&req_id);
             self.diag.abandoned += 1;
-        } else if let Slot::Waiting(w) = core::mem::replace(&mut f.slot, Slot::Done(result.clone()))
+        } else if let Slot::Waiting(Some(w)) =
+            core::mem::replace(&mut f.slot, Slot::Done(result.clone()))
         {
-            if let Some(w) = w {
-                self.to_wake.push(w);
-            }
+            self.to_wake.push(w);
         }
         if let Err(Error::Malformed(why)) = result {
             self.reject(why);
@@ -396,13 +395,13 @@ impl<P: SharedPage, E: EventChannels> XenStore<P, E> {
     }
 
     fn fail_all(&mut self, why: Broken) {
+        // Requests still waiting fail; replies that arrived before the break are kept.
         for f in self.inflight.values_mut() {
-            if let Slot::Waiting(w) =
-                core::mem::replace(&mut f.slot, Slot::Done(Err(Error::Broken(why))))
-            {
-                if let Some(w) = w {
+            if let Slot::Waiting(w) = &mut f.slot {
+                if let Some(w) = w.take() {
                     self.to_wake.push(w);
                 }
+                f.slot = Slot::Done(Err(Error::Broken(why)));
             }
         }
         self.inflight

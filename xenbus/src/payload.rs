@@ -128,7 +128,7 @@ mod tests {
         assert_eq!(parse_decimal(b"+1"), None);
         assert_eq!(decimal_u32(b"42\0"), Ok(42));
         assert_eq!(decimal_u32(b"4294967296\0"), Err(Malformed::BadNumber));
-        assert_eq!(decimal_u32(b"4\02\0"), Err(Malformed::BadNumber));
+        assert_eq!(decimal_u32(b"4\x002\0"), Err(Malformed::BadNumber));
     }
 
     #[test]
