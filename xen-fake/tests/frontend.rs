@@ -156,3 +156,56 @@ fn handshake_follows_the_backend() {
         .unwrap();
     assert_eq!(d.value(&format!("{front}/state")).unwrap(), b"6");
 }
+
+#[test]
+fn shutdown_and_sysrq_requests_are_taken_once() {
+    use xenbus::control::{self, ShutdownRequest};
+    let (_s, mut d, xs) = XenstoreSetup::client(GUEST, 0);
+    drive(
+        control::advertise_features(&xs, &["poweroff", "reboot", "sysrq"]),
+        &mut d,
+    )
+    .unwrap()
+    .unwrap();
+    assert_eq!(d.value("control/feature-reboot").unwrap(), b"1");
+    assert_eq!(
+        drive(control::take_shutdown_request(&xs), &mut d).unwrap(),
+        Ok(None)
+    );
+    let w = drive(xs.watch(control::SHUTDOWN), &mut d).unwrap().unwrap();
+    drive(w.next(), &mut d).unwrap().unwrap();
+    d.dom0_write(control::SHUTDOWN, b"reboot");
+    drive(w.next(), &mut d).unwrap().unwrap();
+    assert_eq!(
+        drive(control::take_shutdown_request(&xs), &mut d).unwrap(),
+        Ok(Some(ShutdownRequest::Reboot))
+    );
+    assert_eq!(
+        d.value(control::SHUTDOWN).unwrap(),
+        b"",
+        "acknowledged by clearing"
+    );
+    assert_eq!(
+        drive(control::take_shutdown_request(&xs), &mut d).unwrap(),
+        Ok(None)
+    );
+    d.dom0_write(control::SHUTDOWN, b"bogus");
+    assert_eq!(
+        drive(control::take_shutdown_request(&xs), &mut d).unwrap(),
+        Ok(Some(ShutdownRequest::Unknown))
+    );
+    assert_eq!(d.value(control::SHUTDOWN).unwrap(), b"");
+    // A conflicting toolstack write during the acknowledgement is retried.
+    d.dom0_write(control::SHUTDOWN, b"poweroff");
+    d.force_conflicts(1);
+    assert_eq!(
+        drive(control::take_shutdown_request(&xs), &mut d).unwrap(),
+        Ok(Some(ShutdownRequest::Poweroff))
+    );
+    d.dom0_write(control::SYSRQ, b"t");
+    assert_eq!(
+        drive(control::take_sysrq(&xs), &mut d).unwrap(),
+        Ok(Some(b't'))
+    );
+    assert_eq!(drive(control::take_sysrq(&xs), &mut d).unwrap(), Ok(None));
+}

@@ -246,3 +246,14 @@ fn dropping_a_pending_transaction_start_aborts_it_when_it_arrives() {
     assert_eq!(d.open_transactions(), 0);
     assert_eq!(xs.with_core(|c| c.diagnostics()).abandoned, 2);
 }
+
+#[test]
+fn reset_watches_clears_daemon_state() {
+    let (_s, mut d, xs) = setup();
+    let _w = drive(xs.watch("data"), &mut d).unwrap().unwrap();
+    let _tx = drive(xs.transaction_start(), &mut d).unwrap().unwrap();
+    assert_eq!((d.watches().len(), d.open_transactions()), (1, 1));
+    let r = drive(xs.request(xenbus::Request::ResetWatches, xenbus::TxId::NONE), &mut d).unwrap();
+    assert_eq!(r, Ok(xenbus::Response::Ok));
+    assert_eq!((d.watches().len(), d.open_transactions()), (0, 0));
+}

@@ -1,8 +1,16 @@
 //! The async API: thin futures over [`XenStore`], usable with any executor.
 //!
 //! [`Client`] wraps the core in a `RefCell` (single vCPU; the borrow is never held across an `.await` or
-//! while waking). Each future submits its request once and completes when [`XenStore::on_event`] — or its
-//! own poll, which pumps the ring too — sees the reply. Dropping a future abandons its request cleanly.
+//! while waking). Each future submits its request once and completes when [`Client::on_event`] — or its
+//! own poll, which pumps the ring too — sees the reply. Dropping a future abandons its request cleanly
+//! (a transaction it started is aborted, a watch it registered is removed).
+//!
+//! [`Client::request`] submits at once (so several requests can be put in flight before awaiting any);
+//! the `async fn`s submit on their first poll, like any `async fn`.
+//!
+//! Driving it: the executor's task for the xenstore event channel calls [`Client::on_event`] each time
+//! the port fires; that wakes the tasks whose replies or watch events arrived. No executor type appears
+//! here: only `core::task::{Context, Waker}`.
 
 use alloc::string::String;
 use alloc::vec::Vec;

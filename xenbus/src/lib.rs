@@ -15,6 +15,7 @@ extern crate std;
 
 pub mod async_client;
 pub mod client;
+pub mod control;
 pub mod discovery;
 pub mod errno;
 pub mod error;
@@ -31,6 +32,7 @@ pub mod xs_ring;
 
 pub use async_client::{Client, NextEvent, Reply, Transaction, Watch};
 pub use client::{Diagnostics, XenStore};
+pub use control::ShutdownRequest;
 pub use discovery::DeviceInfo;
 pub use errno::XsErrno;
 pub use error::{Broken, Error, Invalid, Malformed};

@@ -56,6 +56,9 @@ pub enum Request<'a> {
     },
     /// `XS_GET_DOMAIN_PATH`: the home path of a domain.
     GetDomainPath(DomId),
+    /// `XS_RESET_WATCHES`: drop every watch and transaction xenstored holds for us (after a kexec-style
+    /// restart; needs `control/platform-feature-xs_reset_watches`).
+    ResetWatches,
 }
 
 impl Request<'_> {
@@ -74,6 +77,7 @@ impl Request<'_> {
             Request::TransactionStart => MsgType::TransactionStart,
             Request::TransactionEnd { .. } => MsgType::TransactionEnd,
             Request::GetDomainPath(_) => MsgType::GetDomainPath,
+            Request::ResetWatches => MsgType::ResetWatches,
         }
     }
 }
@@ -138,7 +142,7 @@ pub fn encode_payload(
             push_str0(&mut p, unwatch_path.as_bytes());
             push_str0(&mut p, token);
         }
-        Request::TransactionStart => p.push(0),
+        Request::TransactionStart | Request::ResetWatches => p.push(0),
         Request::TransactionEnd { commit } => push_str0(&mut p, if commit { b"T" } else { b"F" }),
         Request::GetDomainPath(dom) => {
             let mut buf = [0u8; 6];

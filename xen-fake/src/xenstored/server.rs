@@ -729,6 +729,11 @@ impl FakeXenstored {
                 let d: u16 = s.parse().map_err(|_| XsErrno::Einval)?;
                 Ok(format!("/local/domain/{d}\0").into_bytes())
             }
+            MsgType::ResetWatches => {
+                self.watches.clear();
+                self.txs.clear();
+                Ok(ok())
+            }
             _ => Err(XsErrno::Enosys),
         }
     }
