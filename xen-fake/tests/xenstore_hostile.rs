@@ -272,3 +272,112 @@ fn replies_received_before_a_break_are_kept() {
     ));
     assert!(matches!(poll_once(a.as_mut()), std::task::Poll::Ready(Ok(ref v)) if v == b"guest5"));
 }
+
+/// A ring page whose daemon refills `rsp[]` every time the client looks at `rsp_prod`: an infinitely
+/// fast producer (an event storm), deterministic, without threads.
+struct FloodPage {
+    inner: xen_fake::FakePage,
+    message: Vec<u8>,
+    pos: std::cell::Cell<usize>,
+    prod: std::cell::Cell<u32>,
+    produced: std::cell::Cell<u64>,
+}
+
+impl xen_traits::SharedPage for FloodPage {
+    fn size(&self) -> usize {
+        self.inner.size()
+    }
+    fn load_acquire_u32(&self, off: usize) -> u32 {
+        use xenbus::xs_ring::layout;
+        if off == layout::RSP_PROD {
+            let cons = self.inner.read_u32(layout::RSP_CONS);
+            let mut prod = self.prod.get();
+            while prod.wrapping_sub(cons) < 1024 {
+                let b = self.message[self.pos.get()];
+                self.pos.set((self.pos.get() + 1) % self.message.len());
+                self.inner
+                    .write_bytes(layout::RSP + (prod % 1024) as usize, &[b]);
+                prod = prod.wrapping_add(1);
+                self.produced.set(self.produced.get() + 1);
+            }
+            self.prod.set(prod);
+            self.inner.store_release_u32(layout::RSP_PROD, prod);
+        }
+        self.inner.load_acquire_u32(off)
+    }
+    fn store_release_u32(&self, off: usize, val: u32) {
+        self.inner.store_release_u32(off, val)
+    }
+    fn read_u32(&self, off: usize) -> u32 {
+        self.inner.read_u32(off)
+    }
+    fn write_u32(&self, off: usize, val: u32) {
+        self.inner.write_u32(off, val)
+    }
+    fn read_bytes(&self, off: usize, buf: &mut [u8]) {
+        self.inner.read_bytes(off, buf)
+    }
+    fn write_bytes(&self, off: usize, data: &[u8]) {
+        self.inner.write_bytes(off, data)
+    }
+    fn fence_read(&self) {}
+    fn fence_write(&self) {}
+    fn fence_full(&self) {}
+}
+
+struct CountWakes(std::sync::atomic::AtomicUsize);
+impl std::task::Wake for CountWakes {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn event_storm_is_bounded_per_pump() {
+    use std::sync::Arc;
+    use xen_traits::SharedPage;
+    use xenbus::{Work, XenStore, RX_BUDGET};
+    let hub = xen_fake::EventHub::new();
+    let (_d, g) = hub.connect(DomId(0), GUEST);
+    // An endless stream of watch events for a token that is not ours.
+    let mut message = Vec::new();
+    for v in [15u32, 0, 0, 8] {
+        message.extend_from_slice(&v.to_le_bytes());
+    }
+    message.extend_from_slice(b"/a\0tok1\0");
+    let page = FloodPage {
+        inner: xen_fake::FakePage::new(),
+        message,
+        pos: Default::default(),
+        prod: Default::default(),
+        produced: Default::default(),
+    };
+    let mut xs = XenStore::new(&page, hub.domain(GUEST), g);
+    for _ in 0..5 {
+        let before = page.inner.read_u32(xenbus::xs_ring::layout::RSP_CONS);
+        assert_eq!(xs.on_event(), Ok(Work::More), "returns despite the storm");
+        let taken = page
+            .inner
+            .read_u32(xenbus::xs_ring::layout::RSP_CONS)
+            .wrapping_sub(before);
+        assert!(
+            taken as usize <= RX_BUDGET,
+            "took {taken} bytes in one pump"
+        );
+        assert!(
+            taken as usize >= RX_BUDGET - 1024,
+            "but made real progress: {taken}"
+        );
+    }
+    assert!(xs.diagnostics().rejected > 500);
+    // A request waiting under the storm asks to be polled again instead of sleeping on a lost wake-up.
+    let id = xs
+        .submit(xenbus::Request::Read("name"), xenbus::TxId::NONE)
+        .unwrap();
+    let counter = Arc::new(CountWakes(Default::default()));
+    let waker = std::task::Waker::from(counter.clone());
+    assert!(xs
+        .poll_reply(id, &mut std::task::Context::from_waker(&waker))
+        .is_pending());
+    assert_eq!(counter.0.load(std::sync::atomic::Ordering::SeqCst), 1);
+}

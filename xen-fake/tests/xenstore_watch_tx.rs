@@ -253,7 +253,11 @@ fn reset_watches_clears_daemon_state() {
     let _w = drive(xs.watch("data"), &mut d).unwrap().unwrap();
     let _tx = drive(xs.transaction_start(), &mut d).unwrap().unwrap();
     assert_eq!((d.watches().len(), d.open_transactions()), (1, 1));
-    let r = drive(xs.request(xenbus::Request::ResetWatches, xenbus::TxId::NONE), &mut d).unwrap();
+    let r = drive(
+        xs.request(xenbus::Request::ResetWatches, xenbus::TxId::NONE),
+        &mut d,
+    )
+    .unwrap();
     assert_eq!(r, Ok(xenbus::Response::Ok));
     assert_eq!((d.watches().len(), d.open_transactions()), (0, 0));
 }

@@ -21,7 +21,7 @@ use core::task::{Context, Poll, Waker};
 
 use xen_traits::{DomId, EventChannels, SharedPage};
 
-use crate::client::XenStore;
+use crate::client::{Work, XenStore};
 use crate::error::{Error, Malformed};
 use crate::perms::Perm;
 use crate::request::{ReqId, Request, TxId, WatchId};
@@ -55,9 +55,15 @@ impl<P: SharedPage, E: EventChannels> Client<P, E> {
         r
     }
 
-    /// The xenstore event channel fired: process the ring and wake completed futures.
-    pub fn on_event(&self) {
+    /// The xenstore event channel fired: process the ring and wake completed futures. Returns
+    /// [`Work::More`] if a storm of replies exceeded one pump's budget: yield, then call again.
+    pub fn on_event(&self) -> Work {
         self.with_core(|_| ());
+        if self.core.borrow().more_pending() {
+            Work::More
+        } else {
+            Work::Idle
+        }
     }
 
     /// Submit `req` (in transaction `tx`) and wait for its reply.

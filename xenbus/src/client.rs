@@ -24,6 +24,20 @@ use crate::watch::{WatchEvent, Watches};
 use crate::wire::{MsgType, Packet, HEADER_LEN, XENSTORE_PAYLOAD_MAX};
 use crate::xs_ring::XsRing;
 
+/// Most reply bytes taken from the ring in one pump. A backend producing faster than we consume (an
+/// event storm) cannot keep the client in its receive loop: past this budget the pump returns and reports
+/// [`Work::More`], and polled futures ask to be polled again.
+pub const RX_BUDGET: usize = 4 * crate::xs_ring::XENSTORE_RING_SIZE as usize;
+
+/// What [`XenStore::on_event`] left behind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Work {
+    /// The ring is drained.
+    Idle,
+    /// The receive budget ran out with bytes still waiting: call again (after letting other tasks run).
+    More,
+}
+
 /// Counters and the last rejection reason, for logs and tests.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Diagnostics {
@@ -76,6 +90,7 @@ pub struct XenStore<P, E> {
     watches: Watches,
     to_wake: Vec<Waker>,
     diag: Diagnostics,
+    budget_hit: bool,
 }
 
 impl<P: SharedPage, E: EventChannels> XenStore<P, E> {
@@ -94,6 +109,7 @@ impl<P: SharedPage, E: EventChannels> XenStore<P, E> {
             watches: Watches::default(),
             to_wake: Vec::new(),
             diag: Diagnostics::default(),
+            budget_hit: false,
         }
     }
 
@@ -193,16 +209,23 @@ impl<P: SharedPage, E: EventChannels> XenStore<P, E> {
     }
 
     /// Drive the ring: send queued bytes, receive and dispatch replies, wake whoever they complete.
-    /// Call it when the xenstore event channel fires. Returns the broken state, if the connection broke.
-    pub fn on_event(&mut self) -> Result<(), Broken> {
+    /// Call it when the xenstore event channel fires. Returns whether work is left (the receive budget
+    /// ran out), or the broken state if the connection broke.
+    pub fn on_event(&mut self) -> Result<Work, Broken> {
         self.pump();
         for w in self.to_wake.drain(..) {
             w.wake();
         }
         match self.ring.broken() {
             Some(b) => Err(b),
-            None => Ok(()),
+            None if self.budget_hit => Ok(Work::More),
+            None => Ok(Work::Idle),
         }
+    }
+
+    /// Whether the last pump stopped at [`RX_BUDGET`] with bytes still waiting.
+    pub fn more_pending(&self) -> bool {
+        self.budget_hit
     }
 
     /// Like [`XenStore::on_event`] but hands the wakers to the caller instead of waking them (so a caller
@@ -253,9 +276,16 @@ impl<P: SharedPage, E: EventChannels> XenStore<P, E> {
 
     fn receive(&mut self) -> bool {
         let mut any = false;
+        let mut taken = 0usize;
+        self.budget_hit = false;
         loop {
+            if taken >= RX_BUDGET {
+                self.budget_hit = self.ring.readable().is_ok_and(|n| n > 0);
+                return any;
+            }
             if self.rx.header_len < HEADER_LEN {
-                let n = match self.ring.read(&mut self.rx.header[self.rx.header_len..]) {
+                let end = HEADER_LEN.min(self.rx.header_len + (RX_BUDGET - taken));
+                let n = match self.ring.read(&mut self.rx.header[self.rx.header_len..end]) {
                     Ok(n) => n,
                     Err(_) => return any,
                 };
@@ -263,6 +293,7 @@ impl<P: SharedPage, E: EventChannels> XenStore<P, E> {
                     return any;
                 }
                 any = true;
+                taken += n;
                 self.rx.header_len += n;
                 if self.rx.header_len < HEADER_LEN {
                     continue;
@@ -278,7 +309,16 @@ impl<P: SharedPage, E: EventChannels> XenStore<P, E> {
                 self.rx.body_len = 0;
             }
             if self.rx.body_len < self.rx.body.len() {
-                let n = match self.ring.read(&mut self.rx.body[self.rx.body_len..]) {
+                if taken >= RX_BUDGET {
+                    self.budget_hit = self.ring.readable().is_ok_and(|n| n > 0);
+                    return any;
+                }
+                let end = self
+                    .rx
+                    .body
+                    .len()
+                    .min(self.rx.body_len + (RX_BUDGET - taken));
+                let n = match self.ring.read(&mut self.rx.body[self.rx.body_len..end]) {
                     Ok(n) => n,
                     Err(_) => return any,
                 };
@@ -286,6 +326,7 @@ impl<P: SharedPage, E: EventChannels> XenStore<P, E> {
                     return any;
                 }
                 any = true;
+                taken += n;
                 self.rx.body_len += n;
             }
             if self.rx.body_len == self.rx.body.len() {
@@ -446,6 +487,10 @@ impl<P: SharedPage, E: EventChannels> XenStore<P, E> {
         {
             *w = Some(cx.waker().clone());
         }
+        if self.budget_hit {
+            // More replies are waiting than one pump takes: ask to be polled again.
+            cx.waker().wake_by_ref();
+        }
         Poll::Pending
     }
 
@@ -500,7 +545,12 @@ impl<P: SharedPage, E: EventChannels> XenStore<P, E> {
         match self.watches.take(w, Some(cx.waker())) {
             None => Poll::Ready(Err(Error::UnknownRequest)),
             Some(Some(ev)) => Poll::Ready(Ok(ev)),
-            Some(None) => Poll::Pending,
+            Some(None) => {
+                if self.budget_hit {
+                    cx.waker().wake_by_ref();
+                }
+                Poll::Pending
+            }
         }
     }
 

@@ -31,7 +31,7 @@ pub mod wire;
 pub mod xs_ring;
 
 pub use async_client::{Client, NextEvent, Reply, Transaction, Watch};
-pub use client::{Diagnostics, XenStore};
+pub use client::{Diagnostics, Work, XenStore, RX_BUDGET};
 pub use control::ShutdownRequest;
 pub use discovery::DeviceInfo;
 pub use errno::XsErrno;
