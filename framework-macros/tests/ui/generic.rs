@@ -1,0 +1,3 @@
+#![no_main] // as in a real unikernel image
+#[xenolith_macros::main]
+async fn main<T>() {}

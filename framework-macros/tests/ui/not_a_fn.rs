@@ -1,0 +1,4 @@
+#![no_main] // as in a real unikernel image
+#[xenolith_macros::main]
+struct Main;
+
