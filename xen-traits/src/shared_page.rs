@@ -1,33 +1,33 @@
-//! Memory shared with another domain, accessed without ever forming a Rust reference into it.
-//!
-//! The other side (a backend, xenstored) can write the page at any time, so a `&[u8]` or `&mut T` into it
-//! would be undefined behaviour, and a value read twice may differ ("double fetch"). Drivers therefore only
-//! touch shared memory through this trait: whole values are copied in or out, and the driver validates its
-//! local copy. Implementations: volatile/atomic pointer accesses in the hypervisor crate, a page of atomics
-//! in `xen-fake`.
-//!
-//! # Ordering
-//! - [`SharedPage::load_acquire_u32`] / [`SharedPage::store_release_u32`] are for ring indices: a producer
-//!   writes entries, then publishes its index with a Release store; a consumer loads the index with
-//!   Acquire, then reads the entries. These are single-copy atomic 32-bit accesses.
-//! - [`SharedPage::read_u32`], [`SharedPage::write_u32`], [`SharedPage::read_bytes`] and
-//!   [`SharedPage::write_bytes`] are plain (relaxed, volatile) accesses: each is done exactly once, never
-//!   merged, split into smaller accesses only for the byte copies, and not ordered by themselves.
-//! - The fences implement the barriers of `xen/include/public/io/ring.h`: [`SharedPage::fence_read`] is
-//!   `xen_rmb()` (earlier loads before later loads), [`SharedPage::fence_write`] is `xen_wmb()` (earlier
-//!   stores before later stores), [`SharedPage::fence_full`] is `xen_mb()` (also orders earlier stores
-//!   before later loads — needed before reading the peer's `*_event` or consumer index after publishing).
-//!
-//! # Offsets
-//! Offsets are in bytes from the start of the region. `off + len` must not exceed [`SharedPage::size`] and
-//! 32-bit accesses must be 4-byte aligned; implementations panic otherwise. That is a driver bug, never
-//! reachable from peer-controlled data: drivers derive offsets from constants and masked ring indices.
-//! Values are little-endian (x86).
+//! Shared memory pages, accessed without references (see [`SharedPage`]).
 
 /// Size of a Xen page, the granularity of grants and rings.
 pub const PAGE_SIZE: usize = 4096;
 
-/// Shared memory that the other side may write concurrently. See the [module docs](self).
+/// Memory shared with another domain, accessed without ever forming a Rust reference into it.
+///
+/// The other side (a backend, xenstored) can write the page at any time, so a `&[u8]` or `&mut T` into it
+/// would be undefined behaviour, and a value read twice may differ ("double fetch"). Drivers therefore only
+/// touch shared memory through this trait: whole values are copied in or out, and the driver validates its
+/// local copy. Implementations: volatile/atomic pointer accesses in the hypervisor crate, a page of atomics
+/// in `xen-fake`.
+///
+/// # Ordering
+/// - [`SharedPage::load_acquire_u32`] / [`SharedPage::store_release_u32`] are for ring indices: a producer
+///   writes entries, then publishes its index with a Release store; a consumer loads the index with
+///   Acquire, then reads the entries. These are single-copy atomic 32-bit accesses.
+/// - [`SharedPage::read_u32`], [`SharedPage::write_u32`], [`SharedPage::read_bytes`] and
+///   [`SharedPage::write_bytes`] are plain (relaxed, volatile) accesses: each is done exactly once, never
+///   merged, split into smaller accesses only for the byte copies, and not ordered by themselves.
+/// - The fences implement the barriers of `xen/include/public/io/ring.h`: [`SharedPage::fence_read`] is
+///   `xen_rmb()` (earlier loads before later loads), [`SharedPage::fence_write`] is `xen_wmb()` (earlier
+///   stores before later stores), [`SharedPage::fence_full`] is `xen_mb()` (also orders earlier stores
+///   before later loads — needed before reading the peer's `*_event` or consumer index after publishing).
+///
+/// # Offsets
+/// Offsets are in bytes from the start of the region. `off + len` must not exceed [`SharedPage::size`] and
+/// 32-bit accesses must be 4-byte aligned; implementations panic otherwise. That is a driver bug, never
+/// reachable from peer-controlled data: drivers derive offsets from constants and masked ring indices.
+/// Values are little-endian (x86).
 pub trait SharedPage {
     /// Length of the region in bytes (a multiple of [`PAGE_SIZE`] for real pages).
     fn size(&self) -> usize;

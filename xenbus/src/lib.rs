@@ -4,6 +4,24 @@
 //! All shared memory is reached through [`xen_traits::SharedPage`], all signalling through
 //! [`xen_traits::EventChannels`], so the whole crate runs on the host against `xen-fake`.
 //!
+//! # Layers
+//! - [`wire`], [`errno`], [`perms`], [`payload`], [`request`], [`response`]: the `io/xs_wire.h` message
+//!   format, pure functions over byte slices.
+//! - [`xs_ring`]: the byte rings of `struct xenstore_domain_interface`.
+//! - [`client`]: [`XenStore`], the poll-driven core (request table, reassembly, dispatch, watches).
+//! - [`async_client`]: [`Client`], futures over the core (read/write/…, [`Watch`], [`Transaction`]).
+//! - [`state`], [`frontend`], [`discovery`], [`control`]: the xenbus protocols built on xenstore.
+//! - [`front_ring`]: the `io/ring.h` shared ring, front side, for netfront/blkfront.
+//!
+//! # Trust
+//! xenstored and backends are untrusted. Ring indices are read once and checked (`prod - cons` within the
+//! ring, responses never beyond requests published); data is copied out once, then parsed; every
+//! violation is an error value with a logged reason. A framing violation (index jump, a header announcing
+//! more than `XENSTORE_PAYLOAD_MAX`) breaks the connection for good ([`Broken`]); anything else (wrong
+//! `req_id`, wrong type, malformed payload, unknown watch token) only rejects that one message
+//! ([`Malformed`], counted in [`Diagnostics`]). Host tests in `xen-fake/tests` and the fuzz targets in
+//! `fuzz/` cover each case.
+//!
 //! One concern per module; this file only re-exports.
 #![no_std]
 #![forbid(unsafe_code)]

@@ -44,7 +44,11 @@ struct Tx {
     changes: Changes,
 }
 
-/// The fake daemon. See the [module docs](self).
+/// The fake daemon: the real wire format over a real ring page, with a tree, permissions, watches,
+/// transactions (conflicts → `EAGAIN`) and [`Hostile`] modes.
+///
+/// Deterministic by default: a test calls [`FakeXenstored::step`] (or uses [`crate::drive`]) to let it
+/// work. [`FakeXenstored::spawn`] runs it on a thread that blocks on its event channel instead.
 #[derive(Debug)]
 pub struct FakeXenstored {
     page: FakePage,
