@@ -5,8 +5,11 @@
 //! * [`cpuid`]: finding Xen's CPUID leaves ("XenVMMXenVMM").
 //! * [`console`]: the PV console ring logic (host-tested) and, on the target, the Xen-backed ring.
 //! * [`emergency`]: I/O port 0xe9, printed by Xen as `(dN) ...` (and by QEMU's `-debugcon`).
-//! * On the target only: [`hypercall`] (the hypercall page), [`sched`], [`hvm`], [`event`], [`version`],
-//!   [`time`].
+//! * [`evtchn`]: event channels (the fair pending scan is pure; the service is target-only).
+//! * [`grant`]: grant tables v1 (bookkeeping pure; frames target-only).
+//! * [`pvclock`]: PV clock math and version-checked reads (pure).
+//! * On the target only: [`hypercall`] (the hypercall page), [`sched`], [`hvm`], [`version`], [`time`]
+//!   (TSC deadlines), [`shared_info`], [`clock`], [`timer`].
 //!
 //! Hypercall mechanism: the hypercall page, installed by writing its address to the MSR that CPUID leaf
 //! `base + 2` names. Xen fills the page with the right instruction for the CPU (`vmcall` on Intel,
@@ -18,9 +21,12 @@ pub mod abi;
 pub mod console;
 pub mod cpuid;
 pub mod emergency;
+pub mod evtchn;
+pub mod grant;
+pub mod pvclock;
 
 #[cfg(target_os = "none")]
-pub mod event;
+pub mod clock;
 #[cfg(target_os = "none")]
 pub mod hvm;
 #[cfg(target_os = "none")]
@@ -28,7 +34,11 @@ pub mod hypercall;
 #[cfg(target_os = "none")]
 pub mod sched;
 #[cfg(target_os = "none")]
+pub mod shared_info;
+#[cfg(target_os = "none")]
 pub mod time;
+#[cfg(target_os = "none")]
+pub mod timer;
 #[cfg(target_os = "none")]
 pub mod version;
 

@@ -39,3 +39,19 @@ pub fn halt_forever() -> ! {
         unsafe { core::arch::asm!("cli", "hlt", options(nomem, nostack)) };
     }
 }
+
+/// Blocks this vCPU unless `pending()` says an event is waiting. Interrupts are disabled for the
+/// check; `sti; hlt` then enables them for the `hlt` only (STI's shadow), so an event that arrives after
+/// the check keeps `evtchn_upcall_pending` set and Xen's HLT handling (`SCHEDOP_block` for an HVM vCPU
+/// with IF = 1) does not block. Returns with interrupts disabled, after the upcall (if any) ran.
+pub fn block_unless(pending: impl Fn() -> bool) {
+    // SAFETY: cli only masks interrupts on this vCPU.
+    unsafe { core::arch::asm!("cli", options(nomem, nostack)) };
+    if pending() {
+        return;
+    }
+    // SAFETY: the upcall gate (the only interrupt Xenolith enables) is installed before events are set
+    // up; it clears a flag and returns. The red zone is disabled on this target, so an interrupt on the
+    // current stack is safe. Interrupts are masked again before returning.
+    unsafe { core::arch::asm!("sti", "hlt", "cli", options(nostack)) };
+}

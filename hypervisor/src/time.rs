@@ -12,7 +12,7 @@ pub struct Deadline {
     at: u64,
 }
 
-fn rdtsc() -> u64 {
+pub(crate) fn rdtsc() -> u64 {
     // SAFETY: RDTSC only reads the time stamp counter.
     unsafe { core::arch::x86_64::_rdtsc() }
 }

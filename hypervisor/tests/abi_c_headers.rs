@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::mem::{offset_of, size_of};
 use std::process::Command;
 
-use hypervisor::abi::{console, cpuid, hvm, start_info, version};
+use hypervisor::abi::{console, cpuid, evtchn, grant, hvm, hypercalls, memory, shared, start_info, vcpu, version};
 use hypervisor::xen_sys;
 
 // Modern interface version: with the default (0) the headers map sched_op/event_channel_op to their
@@ -26,6 +26,9 @@ const C_PROGRAM: &str = r#"
 #include <xen/arch-x86/hvm/start_info.h>
 #include <xen/arch-x86/cpuid.h>
 #include <xen/elfnote.h>
+#include <xen/memory.h>
+#include <xen/grant_table.h>
+#include <xen/vcpu.h>
 #define P(name, v) printf("%s %llu\n", name, (unsigned long long)(v))
 #define S(t) P("sizeof " #t, sizeof(struct t))
 #define O(t, f) P("offsetof " #t "." #f, offsetof(struct t, f))
@@ -57,6 +60,35 @@ int main(void) {
     C(EVTCHNOP_send); S(evtchn_send); S(sched_shutdown);
     C(XEN_ELFNOTE_PHYS32_ENTRY); C(XEN_ELFNOTE_GUEST_OS); C(XEN_ELFNOTE_XEN_VERSION);
     C(XEN_ELFNOTE_LOADER);
+    S(shared_info); O(shared_info, vcpu_info); O(shared_info, evtchn_pending); O(shared_info, evtchn_mask);
+    O(shared_info, wc_version); O(shared_info, wc_sec); O(shared_info, wc_nsec); O(shared_info, wc_sec_hi);
+    S(vcpu_info); O(vcpu_info, evtchn_upcall_pending); O(vcpu_info, evtchn_upcall_mask);
+    O(vcpu_info, evtchn_pending_sel); O(vcpu_info, time);
+    S(vcpu_time_info); O(vcpu_time_info, version); O(vcpu_time_info, tsc_timestamp);
+    O(vcpu_time_info, system_time); O(vcpu_time_info, tsc_to_system_mul); O(vcpu_time_info, tsc_shift);
+    O(vcpu_time_info, flags); C(XEN_LEGACY_MAX_VCPUS);
+    S(xen_add_to_physmap); O(xen_add_to_physmap, domid); O(xen_add_to_physmap, size);
+    O(xen_add_to_physmap, space); O(xen_add_to_physmap, idx); O(xen_add_to_physmap, gpfn);
+    C(XENMEM_add_to_physmap); C(XENMAPSPACE_shared_info); C(XENMAPSPACE_grant_table);
+    S(gnttab_query_size); O(gnttab_query_size, dom); O(gnttab_query_size, nr_frames);
+    O(gnttab_query_size, max_nr_frames); O(gnttab_query_size, status);
+    S(grant_entry_v1); O(grant_entry_v1, flags); O(grant_entry_v1, domid); O(grant_entry_v1, frame);
+    C(GNTTABOP_setup_table); C(GNTTABOP_query_size); C(GTF_permit_access); C(GTF_readonly);
+    C(GTF_reading); C(GTF_writing); C(GNTTAB_NR_RESERVED_ENTRIES);
+    S(evtchn_alloc_unbound); O(evtchn_alloc_unbound, dom); O(evtchn_alloc_unbound, remote_dom);
+    O(evtchn_alloc_unbound, port);
+    S(evtchn_bind_interdomain); O(evtchn_bind_interdomain, remote_dom);
+    O(evtchn_bind_interdomain, remote_port); O(evtchn_bind_interdomain, local_port);
+    S(evtchn_bind_virq); O(evtchn_bind_virq, virq); O(evtchn_bind_virq, vcpu); O(evtchn_bind_virq, port);
+    S(evtchn_close); S(evtchn_unmask);
+    C(EVTCHNOP_alloc_unbound); C(EVTCHNOP_bind_interdomain); C(EVTCHNOP_bind_virq); C(EVTCHNOP_close);
+    C(EVTCHNOP_unmask); C(VIRQ_TIMER);
+    S(vcpu_set_singleshot_timer); O(vcpu_set_singleshot_timer, timeout_abs_ns);
+    O(vcpu_set_singleshot_timer, flags);
+    C(VCPUOP_set_singleshot_timer); C(VCPUOP_stop_singleshot_timer); C(VCPU_SSHOTTMR_future);
+    C(VCPUOP_stop_periodic_timer);
+    C(HVM_PARAM_CALLBACK_IRQ); C(HVM_PARAM_CALLBACK_TYPE_VECTOR);
+    C(__HYPERVISOR_memory_op); C(__HYPERVISOR_grant_table_op); C(__HYPERVISOR_vcpu_op);
     return 0;
 }
 "#;
@@ -162,6 +194,84 @@ fn rust_abi_matches_c_headers() {
         ("XEN_ELFNOTE_GUEST_OS", xen_sys::XEN_ELFNOTE_GUEST_OS as u64),
         ("XEN_ELFNOTE_XEN_VERSION", xen_sys::XEN_ELFNOTE_XEN_VERSION as u64),
         ("XEN_ELFNOTE_LOADER", xen_sys::XEN_ELFNOTE_LOADER as u64),
+        ("sizeof shared_info", shared::SIZEOF_SHARED_INFO as u64),
+        ("offsetof shared_info.vcpu_info", shared::OFFSET_VCPU_INFO as u64),
+        ("offsetof shared_info.evtchn_pending", shared::OFFSET_EVTCHN_PENDING as u64),
+        ("offsetof shared_info.evtchn_mask", shared::OFFSET_EVTCHN_MASK as u64),
+        ("offsetof shared_info.wc_version", shared::OFFSET_WC_VERSION as u64),
+        ("offsetof shared_info.wc_sec", shared::OFFSET_WC_SEC as u64),
+        ("offsetof shared_info.wc_nsec", shared::OFFSET_WC_NSEC as u64),
+        ("offsetof shared_info.wc_sec_hi", shared::OFFSET_WC_SEC_HI as u64),
+        ("sizeof vcpu_info", shared::SIZEOF_VCPU_INFO as u64),
+        ("offsetof vcpu_info.evtchn_upcall_pending", shared::VCPU_UPCALL_PENDING as u64),
+        ("offsetof vcpu_info.evtchn_upcall_mask", shared::VCPU_UPCALL_MASK as u64),
+        ("offsetof vcpu_info.evtchn_pending_sel", shared::VCPU_PENDING_SEL as u64),
+        ("offsetof vcpu_info.time", shared::VCPU_TIME as u64),
+        ("sizeof vcpu_time_info", shared::SIZEOF_VCPU_TIME_INFO as u64),
+        ("offsetof vcpu_time_info.version", shared::TIME_VERSION as u64),
+        ("offsetof vcpu_time_info.tsc_timestamp", shared::TIME_TSC_TIMESTAMP as u64),
+        ("offsetof vcpu_time_info.system_time", shared::TIME_SYSTEM_TIME as u64),
+        ("offsetof vcpu_time_info.tsc_to_system_mul", shared::TIME_TSC_TO_SYSTEM_MUL as u64),
+        ("offsetof vcpu_time_info.tsc_shift", shared::TIME_TSC_SHIFT as u64),
+        ("offsetof vcpu_time_info.flags", shared::TIME_FLAGS as u64),
+        ("XEN_LEGACY_MAX_VCPUS", shared::XEN_LEGACY_MAX_VCPUS as u64),
+        ("sizeof xen_add_to_physmap", size_of::<memory::xen_add_to_physmap>() as u64),
+        ("offsetof xen_add_to_physmap.domid", offset_of!(memory::xen_add_to_physmap, domid) as u64),
+        ("offsetof xen_add_to_physmap.size", offset_of!(memory::xen_add_to_physmap, size) as u64),
+        ("offsetof xen_add_to_physmap.space", offset_of!(memory::xen_add_to_physmap, space) as u64),
+        ("offsetof xen_add_to_physmap.idx", offset_of!(memory::xen_add_to_physmap, idx) as u64),
+        ("offsetof xen_add_to_physmap.gpfn", offset_of!(memory::xen_add_to_physmap, gpfn) as u64),
+        ("XENMEM_add_to_physmap", memory::XENMEM_add_to_physmap as u64),
+        ("XENMAPSPACE_shared_info", memory::XENMAPSPACE_shared_info as u64),
+        ("XENMAPSPACE_grant_table", memory::XENMAPSPACE_grant_table as u64),
+        ("sizeof gnttab_query_size", size_of::<grant::gnttab_query_size>() as u64),
+        ("offsetof gnttab_query_size.dom", offset_of!(grant::gnttab_query_size, dom) as u64),
+        ("offsetof gnttab_query_size.nr_frames", offset_of!(grant::gnttab_query_size, nr_frames) as u64),
+        ("offsetof gnttab_query_size.max_nr_frames", offset_of!(grant::gnttab_query_size, max_nr_frames) as u64),
+        ("offsetof gnttab_query_size.status", offset_of!(grant::gnttab_query_size, status) as u64),
+        ("sizeof grant_entry_v1", grant::ENTRY_SIZE as u64),
+        ("offsetof grant_entry_v1.flags", grant::OFFSET_FLAGS as u64),
+        ("offsetof grant_entry_v1.domid", grant::OFFSET_DOMID as u64),
+        ("offsetof grant_entry_v1.frame", grant::OFFSET_FRAME as u64),
+        ("GNTTABOP_setup_table", grant::GNTTABOP_setup_table as u64),
+        ("GNTTABOP_query_size", grant::GNTTABOP_query_size as u64),
+        ("GTF_permit_access", grant::GTF_permit_access as u64),
+        ("GTF_readonly", grant::GTF_readonly as u64),
+        ("GTF_reading", grant::GTF_reading as u64),
+        ("GTF_writing", grant::GTF_writing as u64),
+        ("GNTTAB_NR_RESERVED_ENTRIES", grant::GNTTAB_NR_RESERVED_ENTRIES as u64),
+        ("sizeof evtchn_alloc_unbound", size_of::<evtchn::evtchn_alloc_unbound>() as u64),
+        ("offsetof evtchn_alloc_unbound.dom", offset_of!(evtchn::evtchn_alloc_unbound, dom) as u64),
+        ("offsetof evtchn_alloc_unbound.remote_dom", offset_of!(evtchn::evtchn_alloc_unbound, remote_dom) as u64),
+        ("offsetof evtchn_alloc_unbound.port", offset_of!(evtchn::evtchn_alloc_unbound, port) as u64),
+        ("sizeof evtchn_bind_interdomain", size_of::<evtchn::evtchn_bind_interdomain>() as u64),
+        ("offsetof evtchn_bind_interdomain.remote_dom", offset_of!(evtchn::evtchn_bind_interdomain, remote_dom) as u64),
+        ("offsetof evtchn_bind_interdomain.remote_port", offset_of!(evtchn::evtchn_bind_interdomain, remote_port) as u64),
+        ("offsetof evtchn_bind_interdomain.local_port", offset_of!(evtchn::evtchn_bind_interdomain, local_port) as u64),
+        ("sizeof evtchn_bind_virq", size_of::<evtchn::evtchn_bind_virq>() as u64),
+        ("offsetof evtchn_bind_virq.virq", offset_of!(evtchn::evtchn_bind_virq, virq) as u64),
+        ("offsetof evtchn_bind_virq.vcpu", offset_of!(evtchn::evtchn_bind_virq, vcpu) as u64),
+        ("offsetof evtchn_bind_virq.port", offset_of!(evtchn::evtchn_bind_virq, port) as u64),
+        ("sizeof evtchn_close", size_of::<evtchn::evtchn_port_arg>() as u64),
+        ("sizeof evtchn_unmask", size_of::<evtchn::evtchn_port_arg>() as u64),
+        ("EVTCHNOP_alloc_unbound", evtchn::EVTCHNOP_alloc_unbound as u64),
+        ("EVTCHNOP_bind_interdomain", evtchn::EVTCHNOP_bind_interdomain as u64),
+        ("EVTCHNOP_bind_virq", evtchn::EVTCHNOP_bind_virq as u64),
+        ("EVTCHNOP_close", evtchn::EVTCHNOP_close as u64),
+        ("EVTCHNOP_unmask", evtchn::EVTCHNOP_unmask as u64),
+        ("VIRQ_TIMER", evtchn::VIRQ_TIMER as u64),
+        ("sizeof vcpu_set_singleshot_timer", size_of::<vcpu::vcpu_set_singleshot_timer>() as u64),
+        ("offsetof vcpu_set_singleshot_timer.timeout_abs_ns", offset_of!(vcpu::vcpu_set_singleshot_timer, timeout_abs_ns) as u64),
+        ("offsetof vcpu_set_singleshot_timer.flags", offset_of!(vcpu::vcpu_set_singleshot_timer, flags) as u64),
+        ("VCPUOP_set_singleshot_timer", vcpu::VCPUOP_set_singleshot_timer as u64),
+        ("VCPUOP_stop_singleshot_timer", vcpu::VCPUOP_stop_singleshot_timer as u64),
+        ("VCPU_SSHOTTMR_future", vcpu::VCPU_SSHOTTMR_future as u64),
+        ("VCPUOP_stop_periodic_timer", vcpu::VCPUOP_stop_periodic_timer as u64),
+        ("HVM_PARAM_CALLBACK_IRQ", hvm::HVM_PARAM_CALLBACK_IRQ as u64),
+        ("HVM_PARAM_CALLBACK_TYPE_VECTOR", hvm::HVM_PARAM_CALLBACK_TYPE_VECTOR),
+        ("__HYPERVISOR_memory_op", hypercalls::__HYPERVISOR_memory_op as u64),
+        ("__HYPERVISOR_grant_table_op", hypercalls::__HYPERVISOR_grant_table_op as u64),
+        ("__HYPERVISOR_vcpu_op", hypercalls::__HYPERVISOR_vcpu_op as u64),
     ];
     let mut mismatches = Vec::new();
     for (name, value) in &rust {
