@@ -3,7 +3,7 @@
 //! ```ignore
 //! #![no_std]
 //! #![no_main]
-//! xenolith::main!(main);
+//! xenolith::main_sync!(main);
 //! fn main(ctx: &xenolith::Context) {
 //!     xenolith::println!("Hello from Xenolith");
 //! }
@@ -14,14 +14,24 @@
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
+// The executor allocates (tasks, timers, wakers): it needs the global allocator, which images get with
+// the heap. Until every image has one it is behind the `executor` feature (always built for host tests).
+#[cfg(any(test, feature = "executor"))]
+extern crate alloc;
+
 pub mod console;
 pub mod context;
 pub mod crash;
+#[cfg(any(test, feature = "executor"))]
+pub mod executor;
 pub mod power;
 mod start;
 
 pub use context::Context;
 pub use power::{poweroff, reboot};
+/// `#[xenolith::main] async fn main(ctx: xenolith::Context) -> Result<(), E>`: the application's entry
+/// point, run on the [`executor`]. See [`xenolith_macros::main`].
+pub use xenolith_macros::main;
 
 /// Items the macros expand to; not a public API.
 #[doc(hidden)]
@@ -37,10 +47,10 @@ pub mod debug {
     pub use pvh_boot::fault::read_null_page;
 }
 
-/// Declares the application's entry point: `xenolith::main!(path::to::main)` with
-/// `fn main(ctx: &xenolith::Context)`.
+/// Declares a synchronous entry point: `xenolith::main_sync!(path::to::main)` with
+/// `fn main(ctx: &xenolith::Context)` (no executor). Async applications use `#[xenolith::main]`.
 #[macro_export]
-macro_rules! main {
+macro_rules! main_sync {
     ($main:path) => {
         #[no_mangle]
         pub fn __xenolith_boot_main(boot: $crate::__private::Boot) -> ! {

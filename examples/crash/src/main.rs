@@ -8,7 +8,7 @@
 
 use xenolith::{println, Context};
 
-xenolith::main!(main);
+xenolith::main_sync!(main);
 
 fn main(ctx: &Context) {
     match ctx.cmdline().trim() {

@@ -5,7 +5,7 @@
 use xenolith::context::human_size;
 use xenolith::{println, Context};
 
-xenolith::main!(main);
+xenolith::main_sync!(main);
 
 fn main(ctx: &Context) {
     println!("Hello from Xenolith");
