@@ -144,3 +144,79 @@ fn notifies_the_daemon() {
     assert!(s.guest_evtchn.notify_count(s.guest_port) >= 1);
     assert!(s.hub.domain(DomId(0)).notify_count(s.daemon_port) >= 1);
 }
+
+fn many_children(d: &mut xen_fake::FakeXenstored, n: usize) -> Vec<String> {
+    let names: Vec<String> = (0..n)
+        .map(|i| format!("child-with-a-long-name-{i:05}"))
+        .collect();
+    for name in &names {
+        d.dom0_write(&format!("data/long/{name}"), b"");
+    }
+    let mut sorted = names.clone();
+    sorted.sort();
+    sorted
+}
+
+#[test]
+fn long_directories_are_read_in_parts() {
+    let (_s, mut d, xs) = XenstoreSetup::client(GUEST, 0);
+    let want = many_children(&mut d, 400); // ~11 KiB of names: XS_DIRECTORY says E2BIG
+    let got = drive(xs.directory("data/long"), &mut d).unwrap().unwrap();
+    assert_eq!(got, want);
+    let parts = d
+        .received()
+        .iter()
+        .filter(|r| r.msg_type == xenbus::MsgType::DirectoryPart as u32)
+        .count();
+    assert!(parts >= 3, "{parts} parts");
+}
+
+#[test]
+fn long_directory_restarts_when_it_changes_while_listed() {
+    use std::pin::pin;
+    use std::task::Poll;
+    let (_s, mut d, xs) = XenstoreSetup::client(GUEST, 0);
+    let mut want = many_children(&mut d, 400);
+    let mut fut = pin!(xs.directory("data/long"));
+    let mut changed = false;
+    let mut idle = 0;
+    let got = loop {
+        if let Poll::Ready(v) = xen_fake::poll_once(fut.as_mut()) {
+            break v.unwrap();
+        }
+        let parts = d
+            .received()
+            .iter()
+            .filter(|r| r.msg_type == xenbus::MsgType::DirectoryPart as u32)
+            .count();
+        if parts == 1 && !changed {
+            d.run_until_idle();
+            d.dom0_write("data/long/zzz-added-meanwhile", b"");
+            changed = true;
+        }
+        idle = if d.run_until_idle() { 0 } else { idle + 1 };
+        assert!(idle < 3, "stalled");
+    };
+    want.push("zzz-added-meanwhile".into());
+    assert_eq!(got, want);
+    let restarts = d
+        .received()
+        .iter()
+        .filter(|r| {
+            r.msg_type == xenbus::MsgType::DirectoryPart as u32 && r.payload.ends_with(b"\x000\0")
+        })
+        .count();
+    assert_eq!(restarts, 2, "listed from offset 0 twice");
+}
+
+#[test]
+fn directory_part_that_never_ends_is_rejected() {
+    let (_s, mut d, xs) = XenstoreSetup::client(GUEST, 0);
+    many_children(&mut d, 400);
+    d.push_hostile(xen_fake::Hostile::Normal); // the E2BIG
+    d.push_hostile(xen_fake::Hostile::BadPayload(b"1\0".to_vec())); // no names, no end
+    assert_eq!(
+        drive(xs.directory("data/long"), &mut d).unwrap(),
+        Err(Error::Malformed(xenbus::Malformed::NotNulTerminated))
+    );
+}

@@ -22,6 +22,7 @@ use core::task::{Context, Poll, Waker};
 use xen_traits::{DomId, EventChannels, SharedPage};
 
 use crate::client::{Work, XenStore};
+use crate::errno::XsErrno;
 use crate::error::{Error, Malformed};
 use crate::perms::Perm;
 use crate::request::{ReqId, Request, TxId, WatchId};
@@ -410,10 +411,55 @@ mod ops {
         path: &str,
         tx: TxId,
     ) -> Result<Vec<String>, Error> {
-        match c.request(Request::Directory(path), tx).await? {
-            Response::List(v) => Ok(v),
-            _ => Err(Error::Malformed(Malformed::NotNulTerminated)),
+        match c.request(Request::Directory(path), tx).await {
+            Ok(Response::List(v)) => Ok(v),
+            Ok(_) => Err(Error::Malformed(Malformed::NotNulTerminated)),
+            Err(Error::Xs(XsErrno::E2big)) => directory_parts(c, path, tx).await,
+            Err(e) => Err(e),
         }
+    }
+
+    /// Most parts read for one long directory, and restarts when the node changes meanwhile.
+    const MAX_PARTS: usize = 256;
+    const MAX_RESTARTS: u32 = 8;
+
+    /// Read a long child list with `XS_DIRECTORY_PART`, restarting if the node changes in between.
+    async fn directory_parts<P: SharedPage, E: EventChannels>(
+        c: &Client<P, E>,
+        path: &str,
+        tx: TxId,
+    ) -> Result<Vec<String>, Error> {
+        'restart: for _ in 0..MAX_RESTARTS {
+            let mut names = Vec::new();
+            let mut offset: u32 = 0;
+            let mut generation = None;
+            for _ in 0..MAX_PARTS {
+                let Response::ListPart {
+                    generation: g,
+                    names: part,
+                    covered,
+                    done,
+                } = c.request(Request::DirectoryPart(path, offset), tx).await?
+                else {
+                    return Err(Error::Malformed(Malformed::NotNulTerminated));
+                };
+                if *generation.get_or_insert(g) != g {
+                    log::debug!("xenstore: {path} changed while listing it, restarting");
+                    continue 'restart;
+                }
+                names.extend(part);
+                if done {
+                    return Ok(names);
+                }
+                if covered == 0 {
+                    // No progress and no end: a daemon looping us forever.
+                    return Err(Error::Malformed(Malformed::NotNulTerminated));
+                }
+                offset = offset.saturating_add(covered);
+            }
+            return Err(Error::Malformed(Malformed::NotNulTerminated));
+        }
+        Err(Error::TooManyRetries)
     }
 
     pub async fn get_perms<P: SharedPage, E: EventChannels>(

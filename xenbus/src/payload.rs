@@ -64,6 +64,37 @@ pub fn string_list(payload: &[u8]) -> Result<Vec<String>, Malformed> {
     Ok(out)
 }
 
+/// One `XS_DIRECTORY_PART` reply: `gencnt\0name\0name\0…`, with an extra `\0` (an empty name) when
+/// the list ends in this part. Returns (generation, names, bytes of the full list covered, done).
+pub fn directory_part(payload: &[u8]) -> Result<(u64, Vec<String>, u32, bool), Malformed> {
+    let body = match payload.split_last() {
+        Some((0, rest)) => rest,
+        _ => return Err(Malformed::NotNulTerminated),
+    };
+    let mut parts = body.split(|&c| c == 0);
+    let generation = parts
+        .next()
+        .and_then(parse_decimal)
+        .ok_or(Malformed::BadNumber)?;
+    let mut names = Vec::new();
+    let mut covered: u32 = 0;
+    let mut done = false;
+    for part in parts {
+        if done {
+            // Nothing may follow the terminating empty name.
+            return Err(Malformed::NotNulTerminated);
+        }
+        if part.is_empty() {
+            done = true;
+            continue;
+        }
+        let s = core::str::from_utf8(part).map_err(|_| Malformed::NotUtf8)?;
+        covered = covered.saturating_add(part.len() as u32 + 1);
+        names.push(String::from(s));
+    }
+    Ok((generation, names, covered, done))
+}
+
 /// The acknowledgement of a write-like request: `"OK\0"` (or `"OK"`).
 pub fn ok(payload: &[u8]) -> Result<(), Malformed> {
     if strip_nul(payload) == b"OK" {
@@ -138,6 +169,26 @@ mod tests {
         assert_eq!(string_list(b"a\0bc\0"), Ok(vec!["a".into(), "bc".into()]));
         assert_eq!(string_list(b"a\0bc"), Err(Malformed::NotNulTerminated));
         assert_eq!(string_list(b"\xff\0"), Err(Malformed::NotUtf8));
+    }
+
+    #[test]
+    fn directory_parts() {
+        assert_eq!(
+            directory_part(b"7\0a\0bc\0"),
+            Ok((7, vec!["a".into(), "bc".into()], 5, false))
+        );
+        assert_eq!(
+            directory_part(b"7\0a\0\0"),
+            Ok((7, vec!["a".into()], 2, true))
+        );
+        assert_eq!(directory_part(b"7\0\0"), Ok((7, vec![], 0, true)));
+        assert_eq!(directory_part(b"7\0"), Ok((7, vec![], 0, false)));
+        assert_eq!(directory_part(b"x\0a\0"), Err(Malformed::BadNumber));
+        assert_eq!(directory_part(b"7\0a"), Err(Malformed::NotNulTerminated));
+        assert_eq!(
+            directory_part(b"7\0\0a\0"),
+            Err(Malformed::NotNulTerminated)
+        );
     }
 
     #[test]

@@ -39,6 +39,9 @@ pub enum Request<'a> {
     Rm(&'a str),
     /// `XS_DIRECTORY`: names of a node's children.
     Directory(&'a str),
+    /// `XS_DIRECTORY_PART`: children names from byte `offset` of the full list, for lists longer than a
+    /// payload (when `XS_DIRECTORY` answers `E2BIG`).
+    DirectoryPart(&'a str, u32),
     /// `XS_GET_PERMS`: a node's permissions.
     GetPerms(&'a str),
     /// `XS_SET_PERMS`: set a node's permissions (first entry: owner and default access).
@@ -70,6 +73,7 @@ impl Request<'_> {
             Request::Mkdir(_) => MsgType::Mkdir,
             Request::Rm(_) => MsgType::Rm,
             Request::Directory(_) => MsgType::Directory,
+            Request::DirectoryPart(..) => MsgType::DirectoryPart,
             Request::GetPerms(_) => MsgType::GetPerms,
             Request::SetPerms(..) => MsgType::SetPerms,
             Request::Watch(_) => MsgType::Watch,
@@ -114,6 +118,11 @@ pub fn encode_payload(
         | Request::GetPerms(path) => {
             check_path(path)?;
             push_str0(&mut p, path.as_bytes());
+        }
+        Request::DirectoryPart(path, offset) => {
+            check_path(path)?;
+            push_str0(&mut p, path.as_bytes());
+            push_str0(&mut p, alloc::format!("{offset}").as_bytes());
         }
         Request::Write(path, value) => {
             check_path(path)?;

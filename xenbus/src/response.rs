@@ -19,6 +19,17 @@ pub enum Response {
     Value(Vec<u8>),
     /// Child names (`XS_DIRECTORY`).
     List(Vec<String>),
+    /// One part of a long child list (`XS_DIRECTORY_PART`).
+    ListPart {
+        /// The node's generation: parts from different generations must not be mixed.
+        generation: u64,
+        /// Names in this part.
+        names: Vec<String>,
+        /// Bytes of the full list this part covers (names + terminators): add to the offset.
+        covered: u32,
+        /// Whether the list ends in this part.
+        done: bool,
+    },
     /// Permissions (`XS_GET_PERMS`).
     Perms(Vec<Perm>),
     /// A new transaction (`XS_TRANSACTION_START`).
@@ -66,6 +77,15 @@ pub fn decode(
     Ok(match expected {
         MsgType::Read => Response::Value(Vec::from(payload)),
         MsgType::Directory => Response::List(payload::string_list(payload)?),
+        MsgType::DirectoryPart => {
+            let (generation, names, covered, done) = payload::directory_part(payload)?;
+            Response::ListPart {
+                generation,
+                names,
+                covered,
+                done,
+            }
+        }
         MsgType::GetPerms => Response::Perms(payload::perm_list(payload)?),
         MsgType::TransactionStart => Response::Transaction(TxId(payload::decimal_u32(payload)?)),
         MsgType::GetDomainPath => Response::Path(payload::single_string(payload)?),

@@ -3,6 +3,8 @@
 /// A misbehaviour applied to the next reply the daemon sends (one-shot, in queue order).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Hostile {
+    /// Behave normally for this reply (to aim a later misbehaviour at a later reply).
+    Normal,
     /// Send these raw bytes instead of the reply.
     Garbage(Vec<u8>),
     /// Send a copy of the reply with a `req_id` that was never used, then the real reply.

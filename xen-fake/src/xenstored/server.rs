@@ -527,7 +527,7 @@ impl FakeXenstored {
 
     fn reply_inner(&mut self, t: u32, req_id: u32, tx_id: u32, body: &[u8]) {
         match self.hostile.pop_front() {
-            None => self.send_raw(t, req_id, tx_id, body),
+            None | Some(Hostile::Normal) => self.send_raw(t, req_id, tx_id, body),
             Some(Hostile::Garbage(bytes)) => self.outbuf.extend(bytes),
             Some(Hostile::WrongReqId) => {
                 self.send_raw(t, req_id ^ 0x8000_0000, tx_id, body);
@@ -610,6 +610,39 @@ impl FakeXenstored {
         let args = nul_strings(payload);
         let first = args.first().copied().unwrap_or(b"");
         match t {
+            MsgType::DirectoryPart => {
+                let path = self.path_arg(first)?;
+                let offset: usize = args
+                    .get(1)
+                    .and_then(|o| std::str::from_utf8(o).ok())
+                    .and_then(|o| o.parse().ok())
+                    .ok_or(XsErrno::Einval)?;
+                let tree = if tx_id != 0 {
+                    &self.txs[&tx_id].tree
+                } else {
+                    &self.tree
+                };
+                let mut all = Vec::new();
+                for c in tree.children(guest, &path)? {
+                    all.extend_from_slice(c.as_bytes());
+                    all.push(0);
+                }
+                // The generation stands in for the node's generation count: any change restarts a listing.
+                let mut out = format!("{}\0", self.generation).into_bytes();
+                let rest = all.get(offset..).ok_or(XsErrno::Einval)?;
+                let mut taken = 0;
+                for name in rest.split_inclusive(|&c| c == 0) {
+                    if out.len() + name.len() + 1 > PAYLOAD_MAX {
+                        break;
+                    }
+                    out.extend_from_slice(name);
+                    taken += name.len();
+                }
+                if taken == rest.len() {
+                    out.push(0);
+                }
+                Ok(out)
+            }
             MsgType::Read | MsgType::Directory | MsgType::GetPerms => {
                 let path = self.path_arg(first)?;
                 let tree = if tx_id != 0 {
@@ -624,6 +657,9 @@ impl FakeXenstored {
                         for c in tree.children(guest, &path)? {
                             out.extend_from_slice(c.as_bytes());
                             out.push(0);
+                        }
+                        if out.len() > PAYLOAD_MAX {
+                            return Err(XsErrno::E2big);
                         }
                         Ok(out)
                     }
