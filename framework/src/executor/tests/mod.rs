@@ -1,12 +1,12 @@
 //! Executor tests on the [`FakePlatform`](super::fake::FakePlatform): virtual time, scripted events, no
 //! real sleeping. `run` uses one global, so these tests take a lock and run one at a time.
 
-// mod combinators;
-// mod events;
-// mod idle;
+mod combinators;
+mod events;
+mod idle;
 mod ordering;
 mod timers;
-// mod wakers;
+mod wakers;
 
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};

@@ -196,3 +196,36 @@ fn run_can_be_used_again_after_a_panic_inside() {
     assert!(r.is_err());
     assert_eq!(run_fake(&fake, async { 1 }), 1, "the global was cleared while unwinding");
 }
+
+#[test]
+fn timers_and_events_are_checked_between_rounds_even_when_a_task_always_yields() {
+    let fake = FakePlatform::new();
+    let clock = fake.clone();
+    fake.raise_at(3 * MS, 4);
+    let hog_polls = Arc::new(AtomicUsize::new(0));
+    let h = hog_polls.clone();
+    run_fake(&fake, async move {
+        let _hog = spawn(async move {
+            loop {
+                // Each round takes 1 ms of virtual time; without rounds the loop would never look at
+                // the clock or the ports again.
+                assert!(h.fetch_add(1, Ordering::SeqCst) < 1000, "the hog starved the executor");
+                clock.advance(MS);
+                yield_now().await;
+            }
+        });
+        // The event arrives during the hog's 3rd round; main is woken behind the hog (FIFO), so it runs
+        // in the next round, after the hog's 4th millisecond.
+        crate::executor::wait_event(4).await;
+        assert_eq!(fake_now_ms(), 4);
+        // Deadline 6 ms: due after the hog's 6th round, main runs in the 7th.
+        crate::executor::sleep(core::time::Duration::from_millis(2)).await;
+        assert_eq!(fake_now_ms(), 7);
+    });
+    assert_eq!(hog_polls.load(Ordering::SeqCst), 7);
+    assert!(fake.waits().is_empty(), "a ready task means no blocking");
+}
+
+fn fake_now_ms() -> u64 {
+    crate::executor::Instant::now().as_nanos() / MS
+}
