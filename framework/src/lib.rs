@@ -26,6 +26,8 @@ pub mod crash;
 pub mod executor;
 pub mod power;
 mod start;
+#[cfg(all(target_os = "none", feature = "executor"))]
+pub mod xen;
 
 pub use context::Context;
 pub use power::{poweroff, reboot};
@@ -36,7 +38,9 @@ pub use xenolith_macros::main;
 /// Items the macros expand to; not a public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::start::start;
+    pub use crate::start::{start, MainOutput};
+    #[cfg(all(target_os = "none", feature = "executor"))]
+    pub use crate::start::start_async;
     pub use pvh_boot::Boot;
 }
 

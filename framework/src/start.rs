@@ -11,8 +11,63 @@ use crate::context::Context;
 use crate::context::Version;
 use crate::power;
 
-/// Called by the code `xenolith::main!` generates.
+/// Called by the code `xenolith::main_sync!` generates.
 pub fn start(boot: Boot, main: fn(&Context)) -> ! {
+    let ctx = prepare(boot);
+    main(&ctx);
+    power::poweroff()
+}
+
+/// What an async `main` may return: `()`, or `Result<(), E>` with a printable error.
+pub trait MainOutput {
+    /// Prints an error, if any; returns whether `main` succeeded.
+    fn report(self) -> bool;
+}
+
+impl MainOutput for () {
+    fn report(self) -> bool {
+        true
+    }
+}
+
+impl<E: core::fmt::Display> MainOutput for Result<(), E> {
+    fn report(self) -> bool {
+        match self {
+            Ok(()) => true,
+            Err(e) => {
+                crate::println!("xenolith: main returned an error: {e}");
+                false
+            }
+        }
+    }
+}
+
+/// Called by the code `#[xenolith::main]` generates: brings up the Xen services, runs `main` on the
+/// executor; powers off when it returns `()`/`Ok`, crashes the domain on `Err` (and on panic).
+#[cfg(all(target_os = "none", feature = "executor"))]
+pub fn start_async<F, Fut>(boot: Boot, main: F) -> !
+where
+    F: FnOnce(Context) -> Fut,
+    Fut: core::future::Future,
+    Fut::Output: MainOutput,
+{
+    let ctx = prepare(boot);
+    let platform = match crate::xen::XenPlatform::new() {
+        Ok(p) => p,
+        Err(e) => {
+            crate::println!("xenolith: cannot run the executor: {e}");
+            power::shutdown(power::Reason::Crash);
+        }
+    };
+    if crate::executor::run(platform, main(ctx)).report() {
+        power::poweroff()
+    } else {
+        power::shutdown(power::Reason::Crash)
+    }
+}
+
+/// Everything before `main`: the crash handler, Xen and the console, the checked start info.
+fn prepare(boot: Boot) -> Context {
     #[cfg(target_os = "none")]
     pvh_boot::idt::set_handler(crate::crash::on_exception);
 
@@ -31,9 +86,7 @@ pub fn start(boot: Boot, main: fn(&Context)) -> ! {
     if !boot.stack_guard {
         crate::println!("xenolith: image extends beyond 2 MiB: no stack guard page");
     }
-    let ctx = Context::new(start_info, xen_version, boot.high_ram.mapped_bytes);
-    main(&ctx);
-    power::poweroff()
+    Context::new(start_info, xen_version, boot.high_ram.mapped_bytes)
 }
 
 /// Finds Xen and opens the PV console; returns Xen's version.

@@ -8,6 +8,7 @@
 //! * [`evtchn`]: event channels (the fair pending scan is pure; the service is target-only).
 //! * [`grant`]: grant tables v1 (bookkeeping pure; frames target-only).
 //! * [`pvclock`]: PV clock math and version-checked reads (pure).
+//! * [`page`]: page-aligned heap pages for rings and grants, accessed only as shared memory.
 //! * On the target only: [`hypercall`] (the hypercall page), [`sched`], [`hvm`], [`version`], [`time`]
 //!   (TSC deadlines), [`shared_info`], [`clock`], [`timer`].
 //!
@@ -23,6 +24,7 @@ pub mod cpuid;
 pub mod emergency;
 pub mod evtchn;
 pub mod grant;
+pub mod page;
 pub mod pvclock;
 
 #[cfg(target_os = "none")]

@@ -1,7 +1,8 @@
 //! The IDT for the 32 CPU exceptions: per-vector stubs (pushing a dummy error code where the CPU pushes
 //! none, then the vector), a common stub saving the general registers into an [`ExceptionFrame`], and
 //! the dispatch to the registered handler. Every gate runs on an IST stack, so a fault on a broken stack
-//! still gets reported. External interrupts stay disabled for now (no vectors >= 32).
+//! still gets reported. One external interrupt exists: the event channel upcall (`upcall.rs`), through
+//! [`set_interrupt_gate`]; interrupts are enabled only while blocking.
 
 use core::arch::{asm, global_asm};
 use core::cell::UnsafeCell;
@@ -73,14 +74,16 @@ struct Gate {
     reserved: u32,
 }
 
-struct Idt(UnsafeCell<[Gate; 32]>);
+/// All 256 vectors: 0..32 exceptions, the event channel upcall (see `upcall.rs`); the rest stay
+/// not-present, so a stray interrupt is reported as #NP instead of running garbage.
+struct Idt(UnsafeCell<[Gate; 256]>);
 
 // SAFETY: written once by `init` on the boot CPU before exceptions can use it; afterwards only the CPU
 // reads it.
 unsafe impl Sync for Idt {}
 
 static IDT: Idt = Idt(UnsafeCell::new(
-    [Gate { offset_low: 0, selector: 0, ist: 0, attributes: 0, offset_mid: 0, offset_high: 0, reserved: 0 }; 32],
+    [Gate { offset_low: 0, selector: 0, ist: 0, attributes: 0, offset_mid: 0, offset_high: 0, reserved: 0 }; 256],
 ));
 
 #[repr(C, packed)]
@@ -95,7 +98,7 @@ pub fn init() {
     let stubs = unsafe { pvh_exc_table };
     // SAFETY: boot-time, single CPU, interrupts disabled: nothing else reads the IDT yet.
     let idt = unsafe { &mut *IDT.0.get() };
-    for (vector, (gate, &stub)) in idt.iter_mut().zip(stubs.iter()).enumerate() {
+    for (vector, (gate, &stub)) in idt.iter_mut().take(32).zip(stubs.iter()).enumerate() {
         let ist = match vector {
             2 | 18 => IST_NMI_MC,
             8 => IST_DOUBLE_FAULT,
@@ -111,9 +114,27 @@ pub fn init() {
             reserved: 0,
         };
     }
-    let ptr = Pointer { limit: (32 * 16 - 1) as u16, base: IDT.0.get() as u64 };
+    let ptr = Pointer { limit: (256 * 16 - 1) as u16, base: IDT.0.get() as u64 };
     // SAFETY: the IDT is filled with gates to the stubs above, which stay mapped forever.
     unsafe { asm!("lidt [{}]", in(reg) &ptr, options(readonly, nostack, preserves_flags)) };
+}
+
+/// Installs a 64-bit interrupt gate (IF cleared on entry, current stack: the target has no red zone)
+/// for external interrupt `vector` (>= 32). Call with interrupts disabled.
+pub fn set_interrupt_gate(vector: u8, handler: u64) {
+    assert!(vector >= 32, "vectors below 32 are exceptions (our bug)");
+    let gate = Gate {
+        offset_low: handler as u16,
+        selector: KERNEL_CS,
+        ist: 0,
+        attributes: 0x8e,
+        offset_mid: (handler >> 16) as u16,
+        offset_high: (handler >> 32) as u32,
+        reserved: 0,
+    };
+    // SAFETY: single vCPU with interrupts disabled, so the CPU does not read this gate while it is
+    // written; the IDT is a static that lives forever; the index is < 256.
+    unsafe { core::ptr::addr_of_mut!((*IDT.0.get())[vector as usize]).write_volatile(gate) };
 }
 
 /// What runs after an exception has been decoded. Must not return (the faulting code cannot resume).

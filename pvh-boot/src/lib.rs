@@ -6,6 +6,8 @@
 //! * [`exception`]: the saved state and the crash report (host-tested).
 //! * [`start_info`]: the checked `hvm_start_info` reader (host-tested).
 //! * [`paging`]: mapping RAM above 4 GiB.
+//! * [`heap`]: the global allocator over the RAM the image does not use (plan host-tested).
+//! * [`upcall`] (target): the event channel upcall gate.
 //! * `link.ld`: the image layout, shipped by `build.rs` (link with `-C link-arg=-Txenolith-pvh.ld`).
 //!
 //! After setup, `pvh_boot_entry64` calls `__xenolith_boot_main(Boot) -> !`, which the application's
@@ -13,6 +15,7 @@
 #![cfg_attr(not(test), no_std)]
 
 pub mod exception;
+pub mod heap;
 pub mod paging;
 pub mod start_info;
 
@@ -28,6 +31,8 @@ pub mod idt;
 pub mod memory;
 #[cfg(target_os = "none")]
 pub mod stop;
+#[cfg(target_os = "none")]
+pub mod upcall;
 
 pub use exception::{ExceptionFrame, ExceptionReport};
 pub use paging::HighRam;
@@ -43,6 +48,23 @@ pub struct Boot {
     pub start_info_paddr: u64,
     /// Whether the page below the boot stack is unmapped (stack overflow faults).
     pub stack_guard: bool,
+    /// Bytes given to the heap (0 when the start info was unusable).
+    pub heap_bytes: u64,
+}
+
+/// Memory the heap must not use: the image, and the modules the loader placed.
+#[cfg(target_os = "none")]
+fn image_and_modules(info: &StartInfo) -> [core::ops::Range<u64>; 1 + start_info::MAX_MODULES] {
+    extern "C" {
+        static __image_start: u8;
+        static __image_end: u8;
+    }
+    let mut out: [core::ops::Range<u64>; 1 + start_info::MAX_MODULES] = Default::default();
+    out[0] = (&raw const __image_start) as u64..(&raw const __image_end) as u64;
+    for (slot, m) in out[1..].iter_mut().zip(info.modules()) {
+        *slot = m.paddr..m.paddr.saturating_add(m.size);
+    }
+    out
 }
 
 #[cfg(target_os = "none")]
@@ -60,7 +82,11 @@ extern "C" fn pvh_boot_entry64(start_info_paddr: u64) -> ! {
         }
         Err(_) => HighRam::default(),
     };
-    let boot = Boot { start_info, high_ram, start_info_paddr, stack_guard };
+    let heap_bytes = match &start_info {
+        Ok(info) => heap::init(&heap::plan(info.memmap(), &high_ram, &image_and_modules(info))),
+        Err(_) => 0,
+    };
+    let boot = Boot { start_info, high_ram, start_info_paddr, stack_guard, heap_bytes };
     extern "Rust" {
         fn __xenolith_boot_main(boot: Boot) -> !;
     }

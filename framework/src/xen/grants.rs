@@ -1,0 +1,40 @@
+//! The grant table on Xen ([`GrantTable`](xen_traits::GrantTable)), set up on first use with one frame
+//! and grown by Xen as references run out, and [`OwnedPage`]: page-aligned heap pages to grant or to
+//! use as rings.
+
+use hypervisor::grant::xen::{self as gx, GrantSetupError, XenGrants};
+pub use hypervisor::page::OwnedPage;
+pub use hypervisor::grant::EntryState;
+
+use crate::xen::{services, SetupError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrantsError {
+    Setup(SetupError),
+    Table(GrantSetupError),
+}
+
+impl core::fmt::Display for GrantsError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            GrantsError::Setup(e) => write!(f, "{e}"),
+            GrantsError::Table(e) => write!(f, "grant table setup failed ({e:?})"),
+        }
+    }
+}
+
+static GRANTS: spin::Once<spin::Mutex<XenGrants>> = spin::Once::new();
+
+/// The domain's grant table (locked for the caller).
+pub fn grants() -> Result<spin::MutexGuard<'static, XenGrants>, GrantsError> {
+    let table = GRANTS.try_call_once(|| {
+        let s = services().map_err(GrantsError::Setup)?;
+        gx::init(s.xen).map(spin::Mutex::new).map_err(GrantsError::Table)
+    })?;
+    Ok(table.lock())
+}
+
+/// Grant frames mapped now, and Xen's limit for this domain.
+pub fn frames() -> Result<(u32, u32), GrantsError> {
+    grants().map(|g| g.memory().frames())
+}
