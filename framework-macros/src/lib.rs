@@ -128,8 +128,8 @@ fn count_params(args: TokenStream) -> usize {
     let mut prev_minus = false;
     for tt in args {
         let mut minus = false;
-        match &tt {
-            TokenTree::Punct(p) => match p.as_char() {
+        if let TokenTree::Punct(p) = &tt {
+            match p.as_char() {
                 ',' if angle_depth == 0 => {
                     in_param = false;
                     continue;
@@ -138,8 +138,7 @@ fn count_params(args: TokenStream) -> usize {
                 '>' if !prev_minus => angle_depth = angle_depth.saturating_sub(1),
                 '-' => minus = p.spacing() == Spacing::Joint,
                 _ => {}
-            },
-            _ => {}
+            }
         }
         prev_minus = minus;
         if !in_param {

@@ -18,7 +18,7 @@ enum State<T> {
 }
 
 /// Resolves to the output of a task started with [`spawn`](super::spawn). Dropping it detaches the task.
-#[must_use = "dropping a JoinHandle detaches the task; `let _ = spawn(..)` says so explicitly"]
+#[must_use = "dropping a JoinHandle detaches the task; `drop(spawn(..))` says so explicitly"]
 pub struct JoinHandle<T> {
     state: Arc<spin::Mutex<State<T>>>,
 }

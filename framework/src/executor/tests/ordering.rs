@@ -77,6 +77,7 @@ fn a_task_woken_many_times_in_one_round_is_polled_once_per_round() {
                 std::future::poll_fn(|cx| {
                     cx.waker().wake_by_ref();
                     cx.waker().wake_by_ref();
+                    #[allow(clippy::waker_clone_wake)] // waking by value is a path of its own
                     cx.waker().clone().wake();
                     Poll::Ready(())
                 })
@@ -156,15 +157,15 @@ fn unfinished_tasks_are_dropped_when_main_returns() {
     let never_polled_dropped = Arc::new(AtomicBool::new(false));
     let (a, b) = (polled_dropped.clone(), never_polled_dropped.clone());
     run_fake(&fake, async move {
-        let _ = spawn(async move {
+        drop(spawn(async move {
             let _guard = SetOnDrop(a);
             std::future::pending::<()>().await;
-        });
+        }));
         yield_now().await; // the first task starts and parks forever
         let guard = SetOnDrop(b); // owned by the future from the start
-        let _ = spawn(async move {
+        drop(spawn(async move {
             let _guard = guard;
-        });
+        }));
         // main returns before the second task was ever polled
     });
     assert!(polled_dropped.load(Ordering::SeqCst));
@@ -176,7 +177,7 @@ fn unfinished_tasks_are_dropped_when_main_returns() {
 #[should_panic(expected = "spawn needs a running executor")]
 fn spawn_outside_run_panics() {
     let _serial = serial();
-    let _ = spawn(async {});
+    drop(spawn(async {}));
 }
 
 #[test]
