@@ -45,6 +45,9 @@ impl Outcome {
     }
 }
 
+/// dom0's tmpfs directory that kernels and ramdisks are copied to before `xl create`.
+const STAGE: &str = "/run/xenolith-stage";
+
 /// Reboots after which a domain that keeps restarting counts as a reboot loop.
 const MAX_REBOOTS: usize = 3;
 
@@ -161,7 +164,7 @@ impl Domain {
                 fs::File::create(&host)?.set_len(64 << 20)?;
             }
         }
-        let lab_cfg = xlcfg::absolute_paths(&cfg, DOM0_SHARE);
+        let (lab_cfg, copies) = xlcfg::stage_boot_files(&xlcfg::absolute_paths(&cfg, DOM0_SHARE), STAGE, &name);
         fs::create_dir_all(l.run_configs())?;
         let host_cfg = l.run_configs().join(format!("{name}.cfg"));
         fs::write(&host_cfg, lab_cfg)?;
@@ -172,6 +175,9 @@ impl Domain {
         let _ = fs::remove_file(l.console_log(&name));
         let _ = fs::remove_file(l.xl_log(&name));
         let serial = Tail::at_end(l.serial_log());
+
+        let stage: String = copies.iter().map(|(src, dst)| format!(" && cp '{src}' '{dst}'")).collect();
+        client::sh_ok(&format!("mkdir -p {STAGE}{stage}"))?;
 
         let created = Instant::now();
         let (code, out) = client::sh(&format!("cd {DOM0_SHARE} && xl create {dom0_cfg}"))?;
