@@ -27,6 +27,8 @@ struct State {
     script: Vec<(u64, u32)>,
     waits: Vec<Wait>,
     set_timer_calls: usize,
+    /// The next timer expiry is seen this much before its deadline on the clock (once).
+    early_fire_ns: u64,
 }
 
 /// Cloning shares the state: the test keeps one clone, `run` gets another.
@@ -78,6 +80,12 @@ impl FakePlatform {
         self.state.lock().set_timer_calls
     }
 
+    /// The next time the timer fires, the clock reads `ns` before the deadline (a guest clock that lags
+    /// the hypervisor's by a hair): the wake-up looks early to the executor.
+    pub fn fire_timer_early_once(&self, ns: u64) {
+        self.state.lock().early_fire_ns = ns;
+    }
+
     pub fn armed(&self) -> Option<u64> {
         self.state.lock().timer
     }
@@ -125,6 +133,8 @@ impl Platform for FakePlatform {
             s.now = s.now.max(wake);
             if armed.is_some_and(|d| d <= s.now) {
                 s.timer = None; // a one-shot timer fires once
+                let early = core::mem::take(&mut s.early_fire_ns);
+                s.now = s.now.saturating_sub(early).max(at);
             }
             s.deliver_due();
         }

@@ -41,7 +41,6 @@ where
     let main_waker = Waker::from(main_header.clone());
     main_header.schedule();
 
-    let mut armed: Option<u64> = None;
     let mut woken = Vec::new();
     loop {
         deliver_events(&shared, &mut woken);
@@ -49,7 +48,7 @@ where
 
         let round = shared.ready.len();
         if round == 0 {
-            idle(&shared, &mut armed, tasks.len());
+            idle(&shared, tasks.len());
             continue;
         }
         tasks.adopt_spawned(&shared);
@@ -84,8 +83,12 @@ fn fire_timers(shared: &Shared, woken: &mut Vec<Waker>) {
 }
 
 /// Nothing is ready: arm the timer for the nearest deadline and block until an event or the timer.
-/// `armed` is the deadline the timer was last set to, so an unchanged deadline costs no hypercall.
-fn idle(shared: &Shared, armed: &mut Option<u64>, spawned_tasks: usize) {
+///
+/// The timer is set before every block, even to an unchanged deadline: after a wake-up the executor
+/// cannot tell whether the timer fired (the guest's clock may read a hair before a deadline the
+/// hypervisor already honoured), and trusting a timer that is gone would block forever. One hypercall
+/// per idle period is cheap next to the block itself.
+fn idle(shared: &Shared, spawned_tasks: usize) {
     let next = shared.timers.lock().next_deadline();
     if next.is_none() && !shared.events.lock().has_waiters() {
         panic!(
@@ -99,10 +102,7 @@ fn idle(shared: &Shared, armed: &mut Option<u64>, spawned_tasks: usize) {
                 return; // due already: the loop fires it without blocking
             }
         }
-        if *armed != next {
-            p.set_timer(next);
-            *armed = next;
-        }
+        p.set_timer(next);
         p.wait_for_event();
     });
 }
