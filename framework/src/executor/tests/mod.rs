@@ -7,6 +7,7 @@ mod idle;
 mod ordering;
 mod timers;
 mod wakers;
+mod xenstore;
 
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
