@@ -2,6 +2,7 @@
 
 mod bench;
 mod domain;
+mod fuzz;
 mod images;
 mod lab;
 mod labtests;
@@ -21,8 +22,9 @@ const USAGE: &str = "usage: cargo xtask <command>
   run NAME [--timeout SECS] boot xl-configs/NAME.cfg in the lab, stream its console;
                             exit 0 only when the domain powered off
   bench                     measure images beside the Linux reference guest (target/bench/)
-  test [--host|--lab] [FILTER]
-                            host tests, then lab tests (FILTER: lab tests whose name contains it)
+  test [--host] [--fuzz] [--lab] [FILTER]
+                            host tests, bounded fuzzing, then lab tests (default: all three;
+                            FILTER: lab tests whose name contains it)
 ";
 
 fn main() {
@@ -61,14 +63,18 @@ fn dispatch(args: &[&str]) -> Result<i32> {
         }
         ["bench"] => bench::bench(&p),
         ["test", rest @ ..] => {
-            let mut opts = test::TestOpts { host: true, lab: true, filter: None };
+            let mut opts = test::TestOpts { host: false, fuzz: false, lab: false, filter: None };
             for a in rest {
                 match *a {
-                    "--host" => opts.lab = false,
-                    "--lab" => opts.host = false,
+                    "--host" => opts.host = true,
+                    "--fuzz" => opts.fuzz = true,
+                    "--lab" => opts.lab = true,
                     f if !f.starts_with('-') => opts.filter = Some(f.to_string()),
                     other => return Err(err!("unknown test option {other}")),
                 }
+            }
+            if !(opts.host || opts.fuzz || opts.lab) {
+                (opts.host, opts.fuzz, opts.lab) = (true, true, true);
             }
             test::test(&p, &opts)
         }

@@ -9,6 +9,7 @@ use crate::util::{repo_root, Progress, Result};
 
 pub struct TestOpts {
     pub host: bool,
+    pub fuzz: bool,
     pub lab: bool,
     pub filter: Option<String>,
 }
@@ -27,6 +28,14 @@ pub fn test(p: &Progress, opts: &TestOpts) -> Result<i32> {
         if !ok {
             failed_groups.push("host tests");
         }
+    }
+    if opts.fuzz {
+        host::ensure(p, host::HOST_TESTS)?;
+        let (passed, failed) = crate::fuzz::fuzz(p)?;
+        if failed > 0 {
+            failed_groups.push("fuzz targets");
+        }
+        println!("fuzz targets: {passed} passed, {failed} failed");
     }
     if opts.lab {
         let (passed, failed) = lab_tests(p, opts.filter.as_deref())?;

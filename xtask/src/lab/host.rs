@@ -13,8 +13,9 @@ pub const LAB: &[(&str, &str)] = &[
     ("gzip", "gzip"),
     ("/bin/busybox", "busybox-static"),
 ];
-/// What the host tests need: a C compiler and Xen's public headers (layout checks).
-pub const HOST_TESTS: &[(&str, &str)] = &[("gcc", "gcc"), ("/usr/include/xen/xen.h", "libxen-dev")];
+/// What the host tests and fuzz targets need: C and C++ compilers (layout checks, libFuzzer) and
+/// Xen's public headers (layout checks).
+pub const HOST_TESTS: &[(&str, &str)] = &[("gcc", "gcc"), ("g++", "g++"), ("/usr/include/xen/xen.h", "libxen-dev")];
 
 /// A need is a program on PATH, or an absolute file path. `/bin/busybox` must be *static*: the
 /// reference guest runs it alone, so the dynamic one of package `busybox` will not do.
