@@ -33,11 +33,12 @@
 //! [`spawn`], [`Instant::now`], [`sleep`] and [`wait_event`] find the running executor through a global
 //! (`spin::Mutex`, held only briefly and never while user code runs), set by [`run`] and cleared when it
 //! returns; they panic outside `run`. This is why spawned futures and the platform must be `Send`;
-//! [`join`] and [`select`] run futures inside the calling task, with no such requirement.
+//! [`join`], [`select`] and a [`LocalSet`] run futures inside the calling task, with no such requirement.
 
 pub mod event;
 mod handle;
 mod join;
+mod local;
 mod platform;
 mod run;
 mod runtime;
@@ -51,6 +52,7 @@ mod yield_now;
 pub use event::{wait_event, WaitEvent};
 pub use handle::JoinHandle;
 pub use join::join;
+pub use local::LocalSet;
 pub use platform::Platform;
 pub use run::run;
 pub use select::{select, Either};

@@ -27,7 +27,8 @@ pub(crate) struct Task {
 ///
 /// Tasks must be `Send + 'static` because spawning goes through a global (no `unsafe` in this crate, so
 /// no `!Sync` global). Work that borrows local or `!Send` state (an `Rc`, a `RefCell`-based client) runs
-/// inside the spawning task instead, with [`join`](super::join) or [`select`](super::select).
+/// inside the spawning task instead: a fixed set with [`join`](super::join()) or
+/// [`select`](super::select()), any number in a [`LocalSet`](super::LocalSet).
 ///
 /// # Panics
 /// Outside [`run`](super::run).

@@ -4,6 +4,7 @@
 mod combinators;
 mod events;
 mod idle;
+mod local;
 mod ordering;
 mod timers;
 mod wakers;

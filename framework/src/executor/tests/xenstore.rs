@@ -110,3 +110,31 @@ fn requests_and_a_watch_complete_on_the_executor() {
     assert_eq!(waits.iter().filter(|w| w.armed == Some(50 * MS)).count(), 1, "{waits:?}");
     assert!(waits.iter().all(|w| w.until <= 50 * MS), "{waits:?}");
 }
+
+#[test]
+fn the_driver_can_be_a_local_task_sharing_an_rc_client() {
+    let (setup, daemon, client) = XenstoreSetup::client(GUEST, 0);
+    let daemon = Arc::new(Mutex::new(daemon));
+    let clock = FakePlatform::new();
+    let platform = XsPlatform { clock, daemon, guest: setup.guest_evtchn.clone(), port: setup.guest_port };
+    let port = setup.guest_port.0;
+    let _serial = serial();
+    let listing = crate::executor::run(platform, async move {
+        let client = std::rc::Rc::new(client);
+        let local = crate::executor::LocalSet::new();
+        let driver_client = client.clone();
+        drop(local.spawn(async move { drive_xenstore(&driver_client, port).await }));
+        // Two requests in flight at once, from two local tasks.
+        let (a, b) = (client.clone(), client.clone());
+        let w1 = local.spawn(async move { a.write("data/one", b"1").await });
+        let w2 = local.spawn(async move { b.write("data/two", b"2").await });
+        local
+            .run_until(async {
+                w1.await.unwrap();
+                w2.await.unwrap();
+                client.directory("data").await.unwrap()
+            })
+            .await
+    });
+    assert_eq!(listing, ["one", "two"]);
+}
