@@ -1,4 +1,20 @@
 //! Netfront: the Xen PV network frontend (`io/netif.h`), with no `unsafe` and no executor.
+//!
+//! # Layers (one concern per module)
+//! - [`wire`]: the ring entries, smoltcp style (`Packet`/`Repr`, checked lengths).
+//! - [`config`]: driver configuration, the backend's features, MAC/flag parsing.
+//! - [`pages`]: buffer pages, grants, the quarantine of pages the backend still maps.
+//! - [`tx`], [`rx`]: the two queues (in-flight tables, validation, packet assembly).
+//! - [`device`]: [`Netfront`], the datapath API (poll-driven).
+//! - [`negotiation`]: the xenstore handshake (async, over [`xenbus::Client`]).
+//!
+//! # Trust
+//! The backend is untrusted. Ring indices are checked by [`xenbus::FrontRing`]; every response is
+//! copied out of the ring once, then checked against our in-flight tables (ids, statuses, offsets and
+//! sizes within the page, chain lengths, extra-info types). Data is copied out of granted pages once; no
+//! reference into shared memory is ever formed. A violation breaks the device ([`Broken`]) with a logged
+//! reason; nothing panics. A grant is revoked only when the backend has let go of the page: until then
+//! the page is held in quarantine and never reused.
 #![no_std]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -7,7 +23,23 @@ extern crate alloc;
 #[cfg(test)]
 extern crate std;
 
+pub mod config;
+pub mod device;
+pub mod error;
+pub mod negotiation;
+pub mod pages;
+pub mod rx;
+pub mod tx;
 pub mod wire;
+
+pub use config::{BackendFeatures, Config};
+pub use device::{CloseReport, Netfront, Stats, Work};
+pub use error::{Broken, SetupError, TxError};
+pub use negotiation::{connect, ConnectError};
+pub use pages::PageAlloc;
+pub use rx::{RxChecksum, RxPacket, MAX_SLOTS_PER_PACKET};
+pub use tx::{Gso, TxChecksum, TxMeta};
+pub use wire::GsoType;
 
 /// Slots of the tx ring in one page (`NET_TX_RING_SIZE`).
 pub const TX_RING_SIZE: u32 = 256;
