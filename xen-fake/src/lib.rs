@@ -7,11 +7,14 @@
 //! - [`FakeXenstored`]: xenstored speaking the real wire format over a real ring page, with permissions,
 //!   watches, transactions and [`Hostile`] modes.
 //! - [`BackRing`]: the back end of an `io/ring.h` ring, for fake netback/blkback.
+//! - [`FakeBlkback`]: a block backend over real ring memory and grants, with hostile modes;
+//!   [`BlkSetup`] wires it to a guest for blkfront tests.
 //! - [`drive`] / [`block_on`]: run futures against the fakes without an executor or sleeps.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod back_ring;
+pub mod blkback;
 pub mod evtchn;
 pub mod exec;
 pub mod grant;
@@ -20,6 +23,7 @@ pub mod setup;
 pub mod xenstored;
 
 pub use back_ring::BackRing;
+pub use blkback::{BackFlush, BlkHostile, BlkSetup, BlkbackConfig, FakeBlkback, FakePages, PageSpan};
 pub use evtchn::{Call, EventHub, FakeEventChannels};
 pub use exec::{block_on, drive, join_all, noop_waker, poll_once, Stalled};
 pub use grant::{FakeGrantTable, FakeMemory, GrantCall, MapError};
