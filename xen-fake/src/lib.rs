@@ -7,6 +7,7 @@
 //! - [`FakeXenstored`]: xenstored speaking the real wire format over a real ring page, with permissions,
 //!   watches, transactions and [`Hostile`] modes.
 //! - [`BackRing`]: the back end of an `io/ring.h` ring, for fake netback/blkback.
+//! - [`FakeNetback`]: netback over real ring memory and grants, with [`NetHostile`] modes.
 //! - [`FakeBlkback`]: a block backend over real ring memory and grants, with hostile modes;
 //!   [`BlkSetup`] wires it to a guest for blkfront tests.
 //! - [`drive`] / [`block_on`]: run futures against the fakes without an executor or sleeps.
@@ -18,6 +19,7 @@ pub mod blkback;
 pub mod evtchn;
 pub mod exec;
 pub mod grant;
+pub mod netback;
 pub mod page;
 pub mod setup;
 pub mod xenstored;
@@ -27,6 +29,7 @@ pub use blkback::{BackFlush, BlkHostile, BlkSetup, BlkbackConfig, FakeBlkback, F
 pub use evtchn::{Call, EventHub, FakeEventChannels};
 pub use exec::{block_on, drive, join_all, noop_waker, poll_once, Stalled};
 pub use grant::{FakeGrantTable, FakeMemory, GrantCall, MapError};
+pub use netback::{drive_net, FakeNetback, NetHostile, NetbackConfig};
 pub use page::FakePage;
 pub use setup::{FakeClient, FakeCore, XenstoreSetup};
 pub use xenstored::{FakeXenstored, Hostile, XenstoredThread};
