@@ -250,7 +250,7 @@ impl<G: GrantTable, E: EventChannels, A: Pages> BlkFront<G, E, A> {
             if kind == Kind::Write && self.read_only() {
                 return Err(SubmitError::ReadOnly);
             }
-            if len == 0 || len % ss != 0 {
+            if len == 0 || !len.is_multiple_of(ss) {
                 return Err(SubmitError::Unaligned);
             }
             if len > self.max_request_bytes() {

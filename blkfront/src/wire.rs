@@ -155,7 +155,7 @@ impl Default for Segment {
 
 impl Segment {
     /// Bytes the segment covers, or `None` if the sector range is empty or leaves the page.
-    pub fn len(&self) -> Option<usize> {
+    pub fn bytes(&self) -> Option<usize> {
         if self.first_sect > self.last_sect || self.last_sect >= SECTORS_PER_PAGE {
             None
         } else {
@@ -654,9 +654,9 @@ mod tests {
             first_sect: f,
             last_sect: l,
         };
-        assert_eq!(s(0, 7).len(), Some(4096));
-        assert_eq!(s(3, 3).len(), Some(512));
-        assert_eq!(s(4, 3).len(), None);
-        assert_eq!(s(0, 8).len(), None);
+        assert_eq!(s(0, 7).bytes(), Some(4096));
+        assert_eq!(s(3, 3).bytes(), Some(512));
+        assert_eq!(s(4, 3).bytes(), None);
+        assert_eq!(s(0, 8).bytes(), None);
     }
 }

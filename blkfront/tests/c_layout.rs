@@ -219,7 +219,7 @@ fn blkif_layout_matches_xen_headers() {
         last_sect: 0,
     };
     let emit = |r: RequestRepr, len: usize| {
-        let mut b = vec![0u8; field::REQUEST_LEN];
+        let mut b = [0u8; field::REQUEST_LEN];
         RequestPacket::new_checked(&mut b[..]).unwrap().emit(&r);
         hex(&b[..len])
     };

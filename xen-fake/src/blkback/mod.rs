@@ -545,7 +545,7 @@ impl FakeBlkback {
     /// sector size.
     fn range(&self, sector: u64, n: u64) -> Option<(u64, u64)> {
         let per = (self.disk.sector_size() / 512) as u64;
-        if sector % per != 0 || n % per != 0 {
+        if !sector.is_multiple_of(per) || !n.is_multiple_of(per) {
             return None;
         }
         let end = sector.checked_add(n)?;
