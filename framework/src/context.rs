@@ -37,11 +37,32 @@ pub struct Context {
     start_info: StartInfo,
     xen_version: Option<Version>,
     high_ram_mapped: u64,
+    /// The xenstore connection, set by the async runtime before `main`.
+    #[cfg(all(target_os = "none", feature = "executor"))]
+    xenstore: Option<alloc::rc::Rc<crate::xenstore::Xenstore>>,
 }
 
 impl Context {
     pub fn new(start_info: StartInfo, xen_version: Option<Version>, high_ram_mapped: u64) -> Context {
-        Context { start_info, xen_version, high_ram_mapped }
+        Context {
+            start_info,
+            xen_version,
+            high_ram_mapped,
+            #[cfg(all(target_os = "none", feature = "executor"))]
+            xenstore: None,
+        }
+    }
+
+    /// The domain's xenstore client (see [`crate::xenstore`]); `None` when there is no connection (not
+    /// on Xen, or the toolstack gave none). Clone the `Rc` to share it with local tasks.
+    #[cfg(all(target_os = "none", feature = "executor"))]
+    pub fn xenstore(&self) -> Option<&alloc::rc::Rc<crate::xenstore::Xenstore>> {
+        self.xenstore.as_ref()
+    }
+
+    #[cfg(all(target_os = "none", feature = "executor"))]
+    pub(crate) fn set_xenstore(&mut self, xs: alloc::rc::Rc<crate::xenstore::Xenstore>) {
+        self.xenstore = Some(xs);
     }
 
     /// RAM above 4 GiB that is mapped (and was probed at boot), in bytes.

@@ -21,6 +21,8 @@ extern crate alloc;
 
 pub mod console;
 pub mod context;
+#[cfg(any(test, feature = "executor"))]
+pub mod control;
 pub mod crash;
 #[cfg(any(test, feature = "executor"))]
 pub mod executor;
@@ -28,8 +30,12 @@ pub mod power;
 mod start;
 #[cfg(all(target_os = "none", feature = "executor"))]
 pub mod xen;
+#[cfg(any(test, feature = "executor"))]
+pub mod xenstore;
 
 pub use context::Context;
+#[cfg(any(test, feature = "executor"))]
+pub use control::{pending_shutdown, shutdown_requested, Shutdown};
 pub use power::{poweroff, reboot};
 /// `#[xenolith::main] async fn main(ctx: xenolith::Context) -> Result<(), E>`: the application's entry
 /// point, run on the [`executor`]. See [`xenolith_macros::main`].

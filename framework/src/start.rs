@@ -59,11 +59,45 @@ where
             power::shutdown(power::Reason::Crash);
         }
     };
-    if crate::executor::run(platform, main(ctx)).report() {
-        power::poweroff()
+    let app = async move {
+        // The xenstore client is `!Send`: its driver and the control task run as local tasks next to
+        // `main`, inside the main task.
+        let local = crate::executor::LocalSet::new();
+        let mut ctx = ctx;
+        start_xenstore(&local, &mut ctx);
+        local.run_until(main(ctx)).await
+    };
+    if crate::executor::run(platform, app).report() {
+        // After `xl reboot` (and a graceful return) the domain ends with reason reboot.
+        power::shutdown(crate::control::CONTROL.final_reason())
     } else {
         power::shutdown(power::Reason::Crash)
     }
+}
+
+/// Opens xenstore and starts its driver and the control task in `local`; without xenstore the
+/// application still runs (it only cannot be stopped through `xl shutdown`).
+#[cfg(all(target_os = "none", feature = "executor"))]
+fn start_xenstore(local: &crate::executor::LocalSet, ctx: &mut Context) {
+    let xs = match crate::xenstore::connect() {
+        Ok(xs) => xs,
+        Err(e) => {
+            crate::println!("xenolith: no xenstore: {e}");
+            return;
+        }
+    };
+    let driver = xs.clone();
+    drop(local.spawn(async move { crate::xenstore::drive(&driver).await }));
+    let control = xs.clone();
+    drop(local.spawn(async move {
+        let served = crate::control::serve(&control, &crate::control::CONTROL, crate::control::GRACE, |r| {
+            power::shutdown(r)
+        });
+        if let Err(e) = served.await {
+            crate::println!("xenolith: control task ended: {e}; xl shutdown will not reach this domain");
+        }
+    }));
+    ctx.set_xenstore(xs);
 }
 
 /// Everything before `main`: the crash handler, Xen and the console, the checked start info.
