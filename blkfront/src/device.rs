@@ -124,6 +124,8 @@ pub struct BlkFront<G, E, A: Pages> {
     held: Vec<Buf<A::Page>>,
     broken: Option<Broken>,
     stats: Stats,
+    /// Wakers of requests completed since the caller last collected them.
+    woken: Vec<Waker>,
 }
 
 impl<G: GrantTable, E: EventChannels, A: Pages> BlkFront<G, E, A> {
@@ -149,6 +151,7 @@ impl<G: GrantTable, E: EventChannels, A: Pages> BlkFront<G, E, A> {
             held: Vec::new(),
             broken: None,
             stats: Stats::default(),
+            woken: Vec::new(),
         }
     }
 
@@ -195,8 +198,12 @@ impl<G: GrantTable, E: EventChannels, A: Pages> BlkFront<G, E, A> {
         self.broken
     }
     /// Requests on the ring without a response yet.
-    pub fn in_flight(&mut self) -> usize {
-        self.table.pending_mut().count()
+    pub fn in_flight(&self) -> usize {
+        self.table.pending()
+    }
+    /// Whether a request could be put on the ring now (a slot is free and the device works).
+    pub fn can_submit(&self) -> bool {
+        self.broken.is_none() && !self.ring.is_full()
     }
     /// Pages still granted because the backend kept them mapped (after their request completed).
     pub fn held_pages(&self) -> usize {
@@ -470,8 +477,19 @@ impl<G: GrantTable, E: EventChannels, A: Pages> BlkFront<G, E, A> {
     // ---- completion ------------------------------------------------------------------------------
 
     /// The event channel fired (or the caller polls): consume every response, complete requests, retry
-    /// held grants. Returns the number of requests completed.
+    /// held grants, then wake the waiters of completed requests. Returns the number of requests
+    /// completed.
     pub fn handle_event(&mut self) -> usize {
+        let mut wakers = Vec::new();
+        let n = self.handle_event_deferred(&mut wakers);
+        wakers.into_iter().for_each(Waker::wake);
+        n
+    }
+
+    /// [`BlkFront::handle_event`], but the wakers of completed requests are appended to `wakers`
+    /// instead of woken, so a caller holding a lock (a `RefCell` borrow) can wake them after releasing
+    /// it.
+    pub fn handle_event_deferred(&mut self, wakers: &mut Vec<Waker>) -> usize {
         let mut done = 0;
         while self.broken.is_none() {
             match self.ring.take_response() {
@@ -489,6 +507,7 @@ impl<G: GrantTable, E: EventChannels, A: Pages> BlkFront<G, E, A> {
             }
         }
         self.retry_held();
+        wakers.append(&mut self.woken);
         done
     }
 
@@ -569,7 +588,7 @@ impl<G: GrantTable, E: EventChannels, A: Pages> BlkFront<G, E, A> {
             }
         }
         if let Some(w) = waker {
-            w.wake();
+            self.woken.push(w);
         }
     }
 

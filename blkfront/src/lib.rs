@@ -9,6 +9,8 @@
 //! - [`table`]: the in-flight table and request ids.
 //! - [`device`]: the datapath ([`BlkFront`]): submit, validate responses, grant lifetimes.
 //! - [`pages`]: the page allocator trait the driver gets shared memory from.
+//! - [`block`]: [`BlockDevice`], async `read`/`write`/`flush`/`discard` over the datapath for any
+//!   executor (splits large I/O, waits for ring slots, abandons requests of dropped futures).
 //!
 //! Sector units: LBAs and counts in this API are logical sectors of [`BlkFront::sector_size`] bytes;
 //! the wire always uses 512-byte units (as Linux does).
@@ -20,6 +22,7 @@ extern crate alloc;
 #[cfg(test)]
 extern crate std;
 
+pub mod block;
 pub mod device;
 pub mod error;
 pub mod info;
@@ -28,6 +31,7 @@ pub mod pages;
 pub mod table;
 pub mod wire;
 
+pub use block::{BlockDevice, BlockError};
 pub use device::{BlkFront, BlkRing, Op, Parts, Stats};
 pub use error::{Broken, ConnectError, IoError, SubmitError};
 pub use info::{Discard, DiskInfo, FlushMode};

@@ -152,6 +152,14 @@ impl<P> Table<P> {
             })
     }
 
+    /// Number of requests still waiting for their response.
+    pub fn pending(&self) -> usize {
+        self.slots
+            .iter()
+            .filter(|(_, s)| matches!(s, Slot::Busy(r) if r.outcome.is_none()))
+            .count()
+    }
+
     /// Requests submitted and not finished (in flight or completed).
     pub fn len(&self) -> usize {
         self.slots.len() - self.free.len()
