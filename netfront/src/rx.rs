@@ -306,6 +306,7 @@ impl<P: SharedPage> RxQueue<P> {
                 }
             }
         }
+        self.quarantine.retry(gt, &mut self.pool);
         let stuck = self.quarantine.drain().collect();
         (core::mem::take(&mut self.pool), stuck)
     }

@@ -282,6 +282,7 @@ impl<P: SharedPage> TxQueue<P> {
                 }
             }
         }
+        self.quarantine.retry(gt, &mut self.pool);
         let stuck = self.quarantine.drain().collect();
         (core::mem::take(&mut self.pool), stuck)
     }

@@ -226,6 +226,14 @@ impl FakeNetback {
         }
     }
 
+    /// Unmap the rings and close the event channel but keep held buffer pages mapped (a backend that
+    /// disconnects without letting go of everything).
+    pub fn detach_rings_only(&mut self) {
+        let hold = std::mem::take(&mut self.held);
+        self.detach();
+        self.held = hold;
+    }
+
     /// Consume a pending notification from the frontend (true if it notified us since the last call).
     pub fn take_notification(&self) -> bool {
         self.port.is_some_and(|p| self.evtchn.take_pending(p))
