@@ -19,7 +19,7 @@ use core::task::{Poll, Waker};
 use xen_traits::{
     DomId, EventChannels, GrantRef, GrantTable, Port, RevokeError, SharedPage, PAGE_SIZE,
 };
-use xenbus::FrontRing;
+use xenbus::{FrontRing, Frontend};
 
 use crate::error::{Broken, IoError, SubmitError};
 use crate::info::{DiskInfo, FlushMode};
@@ -101,6 +101,8 @@ pub struct Parts<G, E, A: Pages> {
     pub info: DiskInfo,
     /// Our cap on indirect segments.
     pub max_indirect_segments: u32,
+    /// The xenbus node pair (for disconnecting).
+    pub frontend: Frontend,
 }
 
 /// A connected block frontend. See the [module docs](self).
@@ -126,6 +128,7 @@ pub struct BlkFront<G, E, A: Pages> {
     stats: Stats,
     /// Wakers of requests completed since the caller last collected them.
     woken: Vec<Waker>,
+    frontend: Frontend,
 }
 
 impl<G: GrantTable, E: EventChannels, A: Pages> BlkFront<G, E, A> {
@@ -152,6 +155,7 @@ impl<G: GrantTable, E: EventChannels, A: Pages> BlkFront<G, E, A> {
             broken: None,
             stats: Stats::default(),
             woken: Vec::new(),
+            frontend: p.frontend,
         }
     }
 
@@ -212,6 +216,46 @@ impl<G: GrantTable, E: EventChannels, A: Pages> BlkFront<G, E, A> {
     /// Counters.
     pub fn stats(&self) -> Stats {
         self.stats
+    }
+    /// The xenbus node pair and the state we published.
+    pub fn frontend(&self) -> &Frontend {
+        &self.frontend
+    }
+    pub(crate) fn frontend_mut(&mut self) -> &mut Frontend {
+        &mut self.frontend
+    }
+
+    // ---- teardown --------------------------------------------------------------------------------
+
+    /// The device is going away: every request in flight fails with [`Broken::Disconnected`] and no new
+    /// one is accepted. Their pages stay owned until [`BlkFront::release_resources`].
+    pub fn shut_down(&mut self) {
+        self.break_device(Broken::Disconnected);
+    }
+
+    /// Once the backend let go of the ring (state `Closed`): revoke the ring's and every request's
+    /// grants, give pooled pages back, close the event channel. Returns the number of grants that could
+    /// not be revoked (the backend still maps them; their pages are never reused).
+    pub fn release_resources(&mut self) -> usize {
+        self.shut_down();
+        let mut leaked = 0;
+        for g in core::mem::take(&mut self.ring_grefs) {
+            if self.gnt.revoke(g).is_err() {
+                leaked += 1;
+            }
+        }
+        for id in self.table.ids() {
+            if let Some(r) = self.table.remove(id) {
+                self.release(r);
+            }
+        }
+        self.retry_held();
+        leaked += self.held.len();
+        for b in core::mem::take(&mut self.pool) {
+            self.pages.free(b.page, &[b.pfn]);
+        }
+        self.evtchn.close(self.port).ok();
+        leaked
     }
 
     // ---- submission ------------------------------------------------------------------------------

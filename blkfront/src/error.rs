@@ -61,6 +61,8 @@ pub enum Broken {
     },
     /// A response with a status outside `BLKIF_RSP_*`.
     BadStatus(i16),
+    /// The device was shut down (disconnect) with requests in flight.
+    Disconnected,
 }
 
 /// Why connecting to the backend failed. Everything set up so far was released (grants whose revoke

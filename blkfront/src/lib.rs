@@ -35,6 +35,6 @@ pub use block::{BlockDevice, BlockError};
 pub use device::{BlkFront, BlkRing, Op, Parts, Stats};
 pub use error::{Broken, ConnectError, IoError, SubmitError};
 pub use info::{Discard, DiskInfo, FlushMode};
-pub use negotiate::{connect, Config};
+pub use negotiate::{connect, disconnect, Config};
 pub use pages::{OutOfMemory, Pages};
 pub use table::{Kind, RequestId};

@@ -8,6 +8,9 @@
 //!    features (`feature-flush-cache`, `feature-barrier`, `feature-discard` + parameters,
 //!    `feature-max-indirect-segments`); switch to `Connected`.
 //!
+//! [`disconnect`] closes the device the same way Linux does: `Closing`, wait for the backend to reach
+//! `Closed` (it unmaps the ring first), release grants and the event channel, `Closed`.
+//!
 //! On failure everything set up is released (ring grants revoked, port closed, pages freed; a grant
 //! the backend still maps keeps its page, which is then leaked rather than reused).
 
@@ -118,6 +121,7 @@ where
                 handle,
                 info,
                 max_indirect_segments: config.max_indirect_segments,
+                frontend: fe,
             }))
         }
         Err(e) => {
@@ -282,3 +286,42 @@ const KEYS: [&str; 11] = [
     "discard-secure",
     "feature-max-indirect-segments",
 ];
+
+/// Close the device: fail what is in flight, switch to `Closing`, wait until the backend is `Closed`
+/// (or gone), release grants, pages and the event channel, switch to `Closed`. Returns the number of
+/// grants the backend still mapped (their pages are leaked, never reused).
+pub async fn disconnect<XP, XE, G, E, A>(
+    xs: &Client<XP, XE>,
+    blk: &mut BlkFront<G, E, A>,
+) -> Result<usize, ConnectError>
+where
+    XP: SharedPage,
+    XE: EventChannels,
+    G: GrantTable,
+    E: EventChannels,
+    A: Pages,
+{
+    blk.shut_down();
+    let mut fe = blk.frontend().clone();
+    fe.switch_state(xs, XenbusState::Closing).await?;
+    *blk.frontend_mut() = fe.clone();
+    let watch = xs.watch(&fe.backend_key("state")).await?;
+    loop {
+        let st = fe.backend_state(xs).await?;
+        if matches!(st, XenbusState::Closed | XenbusState::Unknown) {
+            break;
+        }
+        watch.next().await?;
+    }
+    watch.unwatch().await.ok();
+    let leaked = blk.release_resources();
+    if leaked > 0 {
+        log::warn!(
+            "blkfront: {}: {leaked} grants still mapped after close",
+            fe.nodename()
+        );
+    }
+    fe.switch_state(xs, XenbusState::Closed).await?;
+    *blk.frontend_mut() = fe;
+    Ok(leaked)
+}

@@ -152,6 +152,16 @@ impl<P> Table<P> {
             })
     }
 
+    /// Ids of every request submitted and not finished.
+    pub fn ids(&self) -> Vec<RequestId> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, s))| matches!(s, Slot::Busy(_)))
+            .map(|(i, (g, _))| RequestId((u64::from(*g) << 32) | i as u64))
+            .collect()
+    }
+
     /// Number of requests still waiting for their response.
     pub fn pending(&self) -> usize {
         self.slots

@@ -285,3 +285,37 @@ fn missing_keys_and_no_memory() {
     assert_eq!(s.gnt.active(), 0);
     assert!(!s.back.connected());
 }
+
+#[test]
+fn disconnect_fails_in_flight_requests_and_releases_everything() {
+    let (mut s, mut blk) = BlkSetup::connected(BlkbackConfig::default());
+    let ring_pages = s.pages.live();
+    io(
+        &mut s,
+        &mut blk,
+        Op::Write {
+            lba: 0,
+            data: &[1u8; 4096],
+        },
+    )
+    .unwrap();
+    let pending = blk.submit(Op::Read { lba: 0, len: 8192 }).unwrap();
+    assert_eq!(s.gnt.active(), 4 + 2);
+    assert_eq!(s.disconnect(&mut blk).unwrap(), Ok(0));
+    assert_eq!(
+        blk.poll_request(pending, None),
+        Poll::Ready(Err(blkfront::IoError::UnknownRequest)),
+        "released"
+    );
+    assert_eq!(s.gnt.active(), 0, "ring and data grants revoked");
+    assert_eq!(front(&s, "state").as_deref(), Some("6"));
+    assert_eq!(blk.frontend().state(), XenbusState::Closed);
+    assert!(s.guest_evtchn.calls().contains(&Call::Close(blk.port())));
+    assert_eq!(s.pages.live(), ring_pages, "pooled bounce pages returned");
+    assert!(matches!(
+        blk.submit(Op::Flush),
+        Err(blkfront::SubmitError::Broken(
+            blkfront::Broken::Disconnected
+        ))
+    ));
+}

@@ -272,15 +272,33 @@ impl FakeBlkback {
     // ---- xenbus ---------------------------------------------------------------------------------
 
     /// Follow the frontend: once it is `Initialised`, map the ring it published, bind its event
-    /// channel, describe the disk and switch to `Connected`. Returns whether anything happened.
+    /// channel, describe the disk and switch to `Connected`; once it is `Closing`, unmap everything and
+    /// switch to `Closed`. Returns whether anything happened.
     pub fn poll_xenstore(&mut self, d: &mut FakeXenstored) -> bool {
-        if self.ring.is_some() || self.error.is_some() {
-            return false;
-        }
         let read = |d: &FakeXenstored, k: &str| {
             d.value(&format!("{}/{k}", self.front))
                 .map(|v| String::from_utf8_lossy(&v).into_owned())
         };
+        if self.ring.is_some() {
+            // Connected: follow a frontend that closes (Linux blkback: unmap, Closing, Closed).
+            if read(d, "state").as_deref() != Some("5") {
+                return false;
+            }
+            self.ring = None;
+            for g in std::mem::take(&mut self.ring_grefs) {
+                self.gnt.unmap(g);
+            }
+            self.release_grants();
+            if let Some(p) = self.port.take() {
+                self.evtchn.close(p).ok();
+            }
+            d.dom0_write(&format!("{}/state", self.back), b"5");
+            d.dom0_write(&format!("{}/state", self.back), b"6");
+            return true;
+        }
+        if self.error.is_some() {
+            return false;
+        }
         if read(d, "state").as_deref() != Some("3") {
             return false;
         }

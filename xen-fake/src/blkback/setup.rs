@@ -125,6 +125,18 @@ impl BlkSetup {
         drive_with(fut, &mut self.daemon, &mut self.back)
     }
 
+    /// Run the driver's disconnect against the backend; the number of grants left mapped.
+    pub fn disconnect(
+        &mut self,
+        blk: &mut TestBlkFront,
+    ) -> Result<Result<usize, ConnectError>, Stalled> {
+        drive_with(
+            blkfront::disconnect(&self.client, blk),
+            &mut self.daemon,
+            &mut self.back,
+        )
+    }
+
     /// Connect with the default [`Config`], panicking on failure (most tests).
     pub fn connected(cfg: BlkbackConfig) -> (BlkSetup, TestBlkFront) {
         let mut s = BlkSetup::new(cfg);
