@@ -4,6 +4,7 @@
 mod boot;
 mod dom0;
 mod linux_ref;
+mod xenstore;
 
 use crate::util::Result;
 
@@ -17,5 +18,6 @@ pub fn all() -> Vec<LabTest> {
     v.extend(dom0::tests());
     v.extend(boot::tests());
     v.extend(linux_ref::tests());
+    v.extend(xenstore::tests());
     v
 }

@@ -1,0 +1,172 @@
+//! Xenstore and the control protocol on real Xen: the xenstore example end to end (its subtree, a key
+//! read back, a watch fired by a dom0 write, a transaction, a conflicting one retried), and
+//! hello-forever stopped by `xl shutdown` (clean message, poweroff, latency measured), ended by
+//! `xl reboot` (reason reboot; the config says `on_reboot = "destroy"`), and `xl sysrq` acknowledged
+//! while an unknown shutdown value is ignored.
+
+use std::time::{Duration, Instant};
+
+use super::LabTest;
+use crate::domain::{shutdown_reasons, CreateOpts, Domain, Outcome};
+use crate::err;
+use crate::images;
+use crate::lab::client;
+use crate::lab::layout::Layout;
+use crate::util::Result;
+
+pub fn tests() -> Vec<LabTest> {
+    vec![
+        LabTest { name: "xenstore::example", run: example },
+        LabTest { name: "xenstore::xl_shutdown", run: xl_shutdown },
+        LabTest { name: "xenstore::xl_reboot", run: xl_reboot },
+        LabTest { name: "xenstore::sysrq_and_unknown_requests", run: sysrq_and_unknown_requests },
+    ]
+}
+
+const LIMIT: Duration = Duration::from_secs(120);
+/// `xl shutdown` must end hello-forever within this (the bar), plus one dom0 round trip.
+const STOP_WITHIN: Duration = Duration::from_secs(2);
+
+fn boot(cfg: &str, overrides: Vec<(&str, String)>) -> Result<Domain> {
+    images::build(images::example_of_config(cfg)?.as_deref().unwrap_or(cfg))?;
+    Domain::create(cfg, CreateOpts { overrides, echo: true })
+}
+
+fn expect(dom: &mut Domain, want: Outcome) -> Result<()> {
+    match dom.wait_end(LIMIT)? {
+        o if o == want => Ok(()),
+        // `Domain` reads xl's log before asking whether the domain exists: a guest that ends between
+        // the two looks destroyed. Once it is gone, the log is complete: its last reason decides.
+        Outcome::Destroyed => match logged_outcome(&dom.name) {
+            Some(o) if o == want => Ok(()),
+            o => Err(err!("{} ended ({o:?} in xl's log), expected {want:?}", dom.name)),
+        },
+        o => Err(err!("{} ended with {o:?}, expected {want:?}", dom.name)),
+    }
+}
+
+/// The last shutdown reason in the domain's xl log.
+fn logged_outcome(name: &str) -> Option<Outcome> {
+    let log = std::fs::read_to_string(Layout::new().xl_log(name)).ok()?;
+    Some(match *shutdown_reasons(&log).last()? {
+        0 => Outcome::Poweroff,
+        1 => Outcome::Reboot,
+        3 => Outcome::Crash,
+        n => Outcome::Unknown(n),
+    })
+}
+
+/// The number in the last `hello-forever: tick N` line seen so far.
+fn last_tick(dom: &Domain) -> u64 {
+    dom.lines
+        .iter()
+        .rev()
+        .find_map(|l| l.text.split("hello-forever: tick ").nth(1).and_then(|n| n.trim().parse().ok()))
+        .unwrap_or(0)
+}
+
+fn example() -> Result<()> {
+    let mut dom = boot("xenstore", vec![])?;
+    let home = format!("/local/domain/{}", dom.domid);
+    dom.wait_for(&format!("xenstore: I am xenstore (domid {}), vm /vm/", dom.domid), LIMIT)?;
+    dom.wait_for("xenstore: command line: \"mode=xenstore-demo\"", LIMIT)?;
+    // The listing shows its own keys with their values.
+    dom.wait_for(&format!("xenstore:   {home}/name = \"xenstore\""), LIMIT)?;
+    dom.wait_for(&format!("xenstore:   {home}/domid = \"{}\"", dom.domid), LIMIT)?;
+    dom.wait_for("xenstore: listed ", LIMIT)?;
+    dom.wait_for("xenstore: wrote and read back data/xenolith-example = \"written by the guest\"", LIMIT)?;
+    dom.wait_for(&format!("xenstore: watching {home}/data/from-dom0"), LIMIT)?;
+    // A value no earlier run wrote: the guest must really see this write.
+    let word = format!("lab-{}", std::process::id());
+    let written = Instant::now();
+    dom.dom0(&format!("xenstore-write {home}/data/from-dom0 {word}"))?;
+    let fired = dom.wait_for(&format!("data/from-dom0 = \"{word}\""), LIMIT)?;
+    println!("watch fired {:.2}s after the dom0 write was sent", written.elapsed().as_secs_f64());
+    if !fired.text.contains("watch fired") {
+        return Err(err!("unexpected line for the watch: {:?}", fired.text));
+    }
+    dom.wait_for("xenstore: transaction committed", LIMIT)?;
+    dom.wait_for("xenstore: a second transaction committed data/counter = 1 first", LIMIT)?;
+    dom.wait_for("conflicting transaction retried: committed on attempt 2 with data/counter = 2 (stored 2)", LIMIT)?;
+    dom.wait_for("xenstore: done", LIMIT)?;
+    expect(&mut dom, Outcome::Poweroff)
+}
+
+/// Runs `cmd` in dom0 and returns how long the round trip took.
+fn timed_dom0(dom: &Domain, cmd: &str) -> Result<Duration> {
+    let t = Instant::now();
+    dom.dom0(cmd)?;
+    Ok(t.elapsed())
+}
+
+fn xl_shutdown() -> Result<()> {
+    let mut dom = boot("hello-forever", vec![])?;
+    dom.wait_for(&format!("hello-forever: up as hello-forever (domid {})", dom.domid), LIMIT)?;
+    dom.wait_for("hello-forever: tick 2", LIMIT)?;
+    // The round trip of a trivial dom0 command, to tell the guest's part from the lab's.
+    let trivial = timed_dom0(&dom, "true")?;
+    let sent = dom.created.elapsed();
+    // `-w`: xl returns once the domain has shut down.
+    let stopped = timed_dom0(&dom, &format!("xl shutdown -w {}", dom.name))?;
+    let clean = dom.wait_for("poweroff requested after", LIMIT)?;
+    if !clean.text.contains("clean shutdown, goodbye") {
+        return Err(err!("unexpected shutdown line {:?}", clean.text));
+    }
+    println!(
+        "xl shutdown -w returned after {:.2}s (a trivial dom0 command: {:.2}s); clean message seen by the host {:.2}s after the request was sent",
+        stopped.as_secs_f64(),
+        trivial.as_secs_f64(),
+        clean.at.saturating_sub(sent).as_secs_f64()
+    );
+    expect(&mut dom, Outcome::Poweroff)?;
+    if stopped > STOP_WITHIN + trivial {
+        return Err(err!("the domain took {stopped:?} to stop after xl shutdown (limit {STOP_WITHIN:?} + {trivial:?})"));
+    }
+    Ok(())
+}
+
+fn xl_reboot() -> Result<()> {
+    let mut dom = boot("hello-forever", vec![])?;
+    dom.wait_for("hello-forever: tick 1", LIMIT)?;
+    let stopped = timed_dom0(&dom, &format!("xl reboot -w {}", dom.name))?;
+    let clean = dom.wait_for("reboot requested after", LIMIT)?;
+    if !clean.text.contains("clean shutdown, goodbye") {
+        return Err(err!("unexpected reboot line {:?}", clean.text));
+    }
+    println!("xl reboot -w returned after {:.2}s", stopped.as_secs_f64());
+    // on_reboot = "destroy" in xl-configs/hello-forever.cfg: xl sees reason reboot and destroys it.
+    expect(&mut dom, Outcome::Reboot)
+}
+
+fn sysrq_and_unknown_requests() -> Result<()> {
+    let mut dom = boot("hello-forever", vec![])?;
+    let control = format!("/local/domain/{}/control", dom.domid);
+    dom.wait_for("hello-forever: tick 1", LIMIT)?;
+    for f in ["poweroff", "reboot"] {
+        let v = dom.dom0(&format!("xenstore-read {control}/feature-{f}"))?;
+        if v.trim() != "1" {
+            return Err(err!("control/feature-{f} is {v:?}, expected 1"));
+        }
+    }
+    dom.dom0(&format!("xl sysrq {} s", dom.name))?;
+    dom.wait_for("xenolith: control: sysrq 's' acknowledged", LIMIT)?;
+    let left = dom.dom0(&format!("xenstore-read {control}/sysrq"))?;
+    if !left.trim().is_empty() {
+        return Err(err!("control/sysrq still holds {left:?} after the acknowledgement"));
+    }
+    // An unknown request is acknowledged and ignored: the guest keeps ticking.
+    dom.dom0(&format!("xenstore-write {control}/shutdown bogus-request"))?;
+    dom.wait_for("xenolith: control: ignoring shutdown request", LIMIT)?;
+    let left = dom.dom0(&format!("xenstore-read {control}/shutdown"))?;
+    if !left.trim().is_empty() {
+        return Err(err!("control/shutdown still holds {left:?} after the acknowledgement"));
+    }
+    let next = last_tick(&dom) + 2;
+    dom.wait_for(&format!("hello-forever: tick {next}"), LIMIT)?;
+    let r = client::sh(&format!("xl shutdown -w {}", dom.name))?;
+    if r.0 != 0 {
+        return Err(err!("xl shutdown failed: {}", r.1));
+    }
+    dom.wait_for("poweroff requested after", LIMIT)?;
+    expect(&mut dom, Outcome::Poweroff)
+}
