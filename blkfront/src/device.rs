@@ -326,7 +326,7 @@ impl<G: GrantTable, E: EventChannels, A: Pages> BlkFront<G, E, A> {
             _ => None,
         };
         let (req, repr_fn) = match kind {
-            Kind::Read | Kind::Write => self.build_rw(kind, sector_number, len, data)?,
+            Kind::Read | Kind::Write => self.build_rw(kind, len, data)?,
             Kind::Flush => {
                 let op = match self.info.flush {
                     FlushMode::WriteBarrier => wire::BLKIF_OP_WRITE_BARRIER,
@@ -448,7 +448,6 @@ impl<G: GrantTable, E: EventChannels, A: Pages> BlkFront<G, E, A> {
     fn build_rw(
         &mut self,
         kind: Kind,
-        _sector_number: u64,
         len: usize,
         data: Option<&[u8]>,
     ) -> Result<(Req<A::Page>, ReprFn), SubmitError> {
