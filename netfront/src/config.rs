@@ -13,6 +13,9 @@ pub struct Config {
     pub rx_sg: bool,
     /// Accept GSO TCPv4 receive packets (`feature-gso-tcpv4`; needs `rx_sg`).
     pub rx_gso_tcpv4: bool,
+    /// Accept received frames with a blank checksum (`feature-no-csum-offload = 0`; complete them with
+    /// [`crate::RxPacket::complete_checksum`]). When off, the backend's host completes checksums.
+    pub rx_csum_offload: bool,
     /// Ring index both rings start at. Xen backends assume 0; other values exist to test index
     /// wrap-around against the fake backend.
     pub ring_start: u32,
@@ -26,6 +29,7 @@ impl Default for Config {
             rx_queue_limit: 64,
             rx_sg: true,
             rx_gso_tcpv4: false,
+            rx_csum_offload: true,
             ring_start: 0,
         }
     }
@@ -67,8 +71,9 @@ pub fn parse_u32(value: &[u8]) -> Option<u32> {
     if v.is_empty() || v.len() > 10 || !v.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    v.iter()
-        .try_fold(0u32, |acc, &d| acc.checked_mul(10)?.checked_add(u32::from(d - b'0')))
+    v.iter().try_fold(0u32, |acc, &d| {
+        acc.checked_mul(10)?.checked_add(u32::from(d - b'0'))
+    })
 }
 
 /// A MAC address that is not six `:`-separated hex bytes.
@@ -124,7 +129,10 @@ mod tests {
             parse_mac(b"00:16:3E:0a:ff:01"),
             Ok([0x00, 0x16, 0x3e, 0x0a, 0xff, 0x01])
         );
-        assert_eq!(parse_mac(b"00:16:3e:0a:ff:01\0"), Ok([0, 0x16, 0x3e, 10, 255, 1]));
+        assert_eq!(
+            parse_mac(b"00:16:3e:0a:ff:01\0"),
+            Ok([0, 0x16, 0x3e, 10, 255, 1])
+        );
         for bad in [
             &b"00:16:3e:0a:ff"[..],
             b"00-16-3e-0a-ff-01",

@@ -25,6 +25,9 @@ use crate::tx::{TxMeta, TxQueue, TxStats};
 use crate::wire::{GsoType, XEN_NETIF_MAX_TX_SIZE, XEN_NETIF_NR_SLOTS_MIN};
 use crate::{RX_RING_SIZE, TX_RING_SIZE};
 
+/// Shortest frame sent: an Ethernet header (`ETH_HLEN`; netback answers shorter ones with an error).
+pub const MIN_FRAME: usize = 14;
+
 /// Whether [`Netfront::on_event`] left work behind.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Work {
@@ -246,7 +249,10 @@ impl<P: SharedPage, G: GrantTable, E: EventChannels> Netfront<P, G, E> {
 
     fn fail(&mut self, b: Broken) -> Broken {
         if self.broken.is_none() {
-            log::error!("netfront: backend {} misbehaved, device disabled: {b}", self.backend);
+            log::error!(
+                "netfront: backend {} misbehaved, device disabled: {b}",
+                self.backend
+            );
             self.broken = Some(b);
         }
         b
@@ -278,7 +284,7 @@ impl<P: SharedPage, G: GrantTable, E: EventChannels> Netfront<P, G, E> {
 
     /// Whether a frame of `len` bytes can be sent now (reclaiming completed slots first if needed).
     pub fn tx_ready(&mut self, len: usize) -> bool {
-        if len == 0 || len > self.max_tx_len() || self.reclaim_tx().is_err() {
+        if len < MIN_FRAME || len > self.max_tx_len() || self.reclaim_tx().is_err() {
             return false;
         }
         self.q.as_ref().is_some_and(|q| q.tx.has_room(len, false))
@@ -295,6 +301,9 @@ impl<P: SharedPage, G: GrantTable, E: EventChannels> Netfront<P, G, E> {
         self.queues()?;
         if len == 0 {
             return Err(TxError::Empty);
+        }
+        if len < MIN_FRAME {
+            return Err(TxError::TooShort);
         }
         if len > self.max_tx_len() {
             return Err(TxError::TooLong);

@@ -63,7 +63,10 @@ impl fmt::Display for Broken {
             Broken::RxNotPosted(idx) => write!(f, "rx response at index {idx} with no buffer"),
             Broken::RxBadStatus(s) => write!(f, "rx response status {s}"),
             Broken::RxOutOfPage { offset, size } => {
-                write!(f, "rx response offset {offset} + size {size} beyond the page")
+                write!(
+                    f,
+                    "rx response offset {offset} + size {size} beyond the page"
+                )
             }
             Broken::RxChainTooLong => write!(f, "rx more_data chain too long"),
             Broken::RxBadExtra(t) => write!(f, "rx extra info of type {t}"),
@@ -81,6 +84,8 @@ pub enum TxError {
     NoBuffer,
     /// Zero-length packet.
     Empty,
+    /// Shorter than an Ethernet header (netback rejects it).
+    TooShort,
     /// Longer than [`crate::Netfront::max_tx_len`].
     TooLong,
     /// GSO requested but the backend did not offer it (or the packet is not a checksum-offloaded one).

@@ -2,6 +2,7 @@
 //!
 //! # Layers (one concern per module)
 //! - [`wire`]: the ring entries, smoltcp style (`Packet`/`Repr`, checked lengths).
+//! - [`checksum`]: completing a blank (offloaded) TCP/UDP checksum of a received frame.
 //! - [`config`]: driver configuration, the backend's features, MAC/flag parsing.
 //! - [`pages`]: buffer pages, grants, the quarantine of pages the backend still maps.
 //! - [`tx`], [`rx`]: the two queues (in-flight tables, validation, packet assembly).
@@ -23,6 +24,7 @@ extern crate alloc;
 #[cfg(test)]
 extern crate std;
 
+pub mod checksum;
 pub mod config;
 pub mod device;
 pub mod error;

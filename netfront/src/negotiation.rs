@@ -6,7 +6,7 @@
 //! 3. Set up the device ([`Netfront::new`]: rings, grants, event channel, receive buffers).
 //! 4. In one transaction (retried on conflict) write `tx-ring-ref`, `rx-ring-ref`, `event-channel`,
 //!    `request-rx-copy = 1`, `feature-rx-notify = 1`, `feature-sg`, `feature-gso-tcpv4`,
-//!    `feature-no-csum-offload = 0`.
+//!    `feature-no-csum-offload` (0 unless [`Config::rx_csum_offload`] is off).
 //! 5. Switch to `Connected` and wait for the backend's `Connected`.
 //!
 //! Failures after step 3 drop the device, which revokes its grants and closes its port.
@@ -138,7 +138,7 @@ where
         ("feature-rx-notify", "1".into()),
         ("feature-sg", flag(cfg.rx_sg).into()),
         ("feature-gso-tcpv4", flag(cfg.rx_gso_tcpv4).into()),
-        ("feature-no-csum-offload", "0".into()),
+        ("feature-no-csum-offload", flag(!cfg.rx_csum_offload).into()),
     ];
     xs.transaction(TX_ATTEMPTS, async |tx| {
         for (k, v) in &keys {
@@ -168,17 +168,27 @@ where
     A: PageAlloc<Page = P>,
 {
     let mut fe = Frontend::new(device);
-    fe.wait_for_backend(xs, |s| s == XenbusState::InitWait).await?;
+    fe.wait_for_backend(xs, |s| s == XenbusState::InitWait)
+        .await?;
     let mac = read_mac(xs, &fe).await?;
     let features = read_backend_features(xs, &fe).await?;
     if !features.rx_copy {
         log::warn!("netfront: {}: backend lacks feature-rx-copy", fe.nodename());
         return Err(ConnectError::NoRxCopy);
     }
-    let dev = Netfront::new(grants, evtchn, fe.backend_id(), mac, features, config, alloc)?;
+    let dev = Netfront::new(
+        grants,
+        evtchn,
+        fe.backend_id(),
+        mac,
+        features,
+        config,
+        alloc,
+    )?;
     publish(xs, &fe, &dev).await?;
     fe.switch_state(xs, XenbusState::Connected).await?;
-    fe.wait_for_backend(xs, |s| s == XenbusState::Connected).await?;
+    fe.wait_for_backend(xs, |s| s == XenbusState::Connected)
+        .await?;
     log::info!(
         "netfront: {} connected to {} (mac {:02x?}, sg {}, gso-tcpv4 {})",
         fe.nodename(),

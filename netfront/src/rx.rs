@@ -52,6 +52,19 @@ pub struct RxPacket {
     pub gso: Option<Gso>,
 }
 
+impl RxPacket {
+    /// If the checksum is [`RxChecksum::Blank`], compute and store it (see [`crate::checksum`]) so a
+    /// stack that verifies checksums accepts the frame; it becomes [`RxChecksum::Validated`]. Other
+    /// states are left alone.
+    pub fn complete_checksum(&mut self) -> Result<(), crate::checksum::ChecksumError> {
+        if self.checksum == RxChecksum::Blank {
+            crate::checksum::complete(&mut self.data)?;
+            self.checksum = RxChecksum::Validated;
+        }
+        Ok(())
+    }
+}
+
 /// Receive counters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RxStats {
@@ -294,7 +307,9 @@ impl<P: SharedPage> RxQueue<P> {
 
     /// `RING_FINAL_CHECK_FOR_RESPONSES`: re-arm the response event; true if responses arrived meanwhile.
     pub fn final_check(&mut self) -> Result<bool, Broken> {
-        self.ring.final_check_for_responses().map_err(Broken::RxRing)
+        self.ring
+            .final_check_for_responses()
+            .map_err(Broken::RxRing)
     }
 
     /// Teardown: revoke every grant; returns the free pages and the grants the backend still maps.

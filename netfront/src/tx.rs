@@ -261,7 +261,9 @@ impl<P: SharedPage> TxQueue<P> {
 
     /// `RING_FINAL_CHECK_FOR_RESPONSES`: re-arm the response event; true if responses arrived meanwhile.
     pub fn final_check(&mut self) -> Result<bool, Broken> {
-        self.ring.final_check_for_responses().map_err(Broken::TxRing)
+        self.ring
+            .final_check_for_responses()
+            .map_err(Broken::TxRing)
     }
 
     /// Retry revoking quarantined pages.
@@ -271,10 +273,7 @@ impl<P: SharedPage> TxQueue<P> {
 
     /// Teardown: revoke every grant still held; returns the pages that are free and the grants the
     /// backend still maps.
-    pub fn teardown<G: GrantTable>(
-        &mut self,
-        gt: &mut G,
-    ) -> (Vec<Buf<P>>, Vec<Granted<P>>) {
+    pub fn teardown<G: GrantTable>(&mut self, gt: &mut G) -> (Vec<Buf<P>>, Vec<Granted<P>>) {
         for slot in self.table.iter_mut() {
             if let Some(g) = slot.take() {
                 if let Some(b) = self.quarantine.release(gt, g) {

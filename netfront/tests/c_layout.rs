@@ -5,7 +5,9 @@
 use std::collections::HashMap;
 use std::process::Command;
 
-use netfront::wire::{self, extra, rx, tx, ExtraInfo, RxRequest, RxResponse, TxRequest, TxResponse};
+use netfront::wire::{
+    self, extra, rx, tx, ExtraInfo, RxRequest, RxResponse, TxRequest, TxResponse,
+};
 use xenbus::front_ring::{entry_size, ring_size};
 use xenbus::RingEntry;
 
@@ -123,11 +125,24 @@ fn netif_layouts_and_constants_match_xen_headers() {
     check("netif_extra_info.u.gso.size", extra::field::GSO_SIZE as i64);
     check("netif_extra_info.u.gso.type", extra::field::GSO_TYPE as i64);
     check("netif_extra_info.u.gso.pad", extra::field::GSO_PAD as i64);
-    check("netif_extra_info.u.gso.features", extra::field::GSO_FEATURES as i64);
+    check(
+        "netif_extra_info.u.gso.features",
+        extra::field::GSO_FEATURES as i64,
+    );
     // The extra-info entry must fit both a tx request slot and an rx response slot.
-    assert!(ExtraInfo::SIZE <= TxRequest::SIZE && ExtraInfo::SIZE <= RxResponse::SIZE);
-    let tx_entry = entry_size(TxRequest::SIZE, TxRequest::ALIGN, TxResponse::SIZE, TxResponse::ALIGN);
-    let rx_entry = entry_size(RxRequest::SIZE, RxRequest::ALIGN, RxResponse::SIZE, RxResponse::ALIGN);
+    const { assert!(ExtraInfo::SIZE <= TxRequest::SIZE && ExtraInfo::SIZE <= RxResponse::SIZE) };
+    let tx_entry = entry_size(
+        TxRequest::SIZE,
+        TxRequest::ALIGN,
+        TxResponse::SIZE,
+        TxResponse::ALIGN,
+    );
+    let rx_entry = entry_size(
+        RxRequest::SIZE,
+        RxRequest::ALIGN,
+        RxResponse::SIZE,
+        RxResponse::ALIGN,
+    );
     check("tx_entry", tx_entry as i64);
     check("rx_entry", rx_entry as i64);
     check("tx_ring_size", ring_size(4096, tx_entry) as i64);
@@ -156,11 +171,20 @@ fn netif_layouts_and_constants_match_xen_headers() {
         check(name, v as i64);
     }
     check("XEN_NETIF_MAX_TX_SIZE", wire::XEN_NETIF_MAX_TX_SIZE as i64);
-    check("XEN_NETIF_NR_SLOTS_MIN", wire::XEN_NETIF_NR_SLOTS_MIN as i64);
+    check(
+        "XEN_NETIF_NR_SLOTS_MIN",
+        wire::XEN_NETIF_NR_SLOTS_MIN as i64,
+    );
     for (name, v) in [
         ("XEN_NETIF_EXTRA_TYPE_GSO", wire::XEN_NETIF_EXTRA_TYPE_GSO),
-        ("XEN_NETIF_EXTRA_TYPE_MCAST_ADD", wire::XEN_NETIF_EXTRA_TYPE_MCAST_ADD),
-        ("XEN_NETIF_EXTRA_TYPE_MCAST_DEL", wire::XEN_NETIF_EXTRA_TYPE_MCAST_DEL),
+        (
+            "XEN_NETIF_EXTRA_TYPE_MCAST_ADD",
+            wire::XEN_NETIF_EXTRA_TYPE_MCAST_ADD,
+        ),
+        (
+            "XEN_NETIF_EXTRA_TYPE_MCAST_DEL",
+            wire::XEN_NETIF_EXTRA_TYPE_MCAST_DEL,
+        ),
         ("XEN_NETIF_EXTRA_TYPE_HASH", wire::XEN_NETIF_EXTRA_TYPE_HASH),
         ("XEN_NETIF_EXTRA_TYPE_MAX", wire::XEN_NETIF_EXTRA_TYPE_MAX),
         ("XEN_NETIF_EXTRA_FLAG_MORE", wire::XEN_NETIF_EXTRA_FLAG_MORE),

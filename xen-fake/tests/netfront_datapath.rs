@@ -7,9 +7,7 @@ use netfront::wire::{
     ExtraInfo, NETRXF_CSUM_BLANK, NETRXF_DATA_VALIDATED, NETTXF_CSUM_BLANK, NETTXF_DATA_VALIDATED,
     NETTXF_EXTRA_INFO,
 };
-use netfront::{
-    Config, Gso, GsoType, RxChecksum, TxChecksum, TxError, TxMeta, Work, RX_RING_SIZE,
-};
+use netfront::{Config, Gso, GsoType, RxChecksum, TxChecksum, TxError, TxMeta, Work, RX_RING_SIZE};
 use netfront_common::{direct, frame, send};
 use xen_fake::netback::{RxMeta, RxRefused};
 use xen_fake::{GrantCall, NetbackConfig};
@@ -188,7 +186,15 @@ fn tx_gso_refused_when_the_backend_does_not_offer_it() {
 fn tx_length_limits() {
     let mut d = direct(small(), NetbackConfig::default());
     assert_eq!(d.dev.max_tx_len(), 0xffff);
-    assert_eq!(send(&mut d.dev, &[], TxMeta::default()), Err(TxError::Empty));
+    assert_eq!(
+        send(&mut d.dev, &[], TxMeta::default()),
+        Err(TxError::Empty)
+    );
+    assert_eq!(
+        send(&mut d.dev, &frame(13, 0), TxMeta::default()),
+        Err(TxError::TooShort)
+    );
+    assert!(!d.dev.tx_ready(13));
     assert_eq!(
         d.dev.transmit(0x10000, TxMeta::default(), |_| ()),
         Err(TxError::TooLong)
@@ -233,10 +239,16 @@ fn tx_no_buffer_until_responses_free_pages() {
         d.dev.transmit(60, TxMeta::default(), |_| called = true),
         Err(TxError::NoBuffer)
     );
-    assert!(!called, "the closure is not called when nothing can be sent");
+    assert!(
+        !called,
+        "the closure is not called when nothing can be sent"
+    );
     // A 2-page packet does not fit even after one page frees up.
     assert_eq!(d.nb.process_tx().len(), 4);
-    assert!(d.dev.tx_ready(60), "tx_ready reclaims completed slots itself");
+    assert!(
+        d.dev.tx_ready(60),
+        "tx_ready reclaims completed slots itself"
+    );
     send(&mut d.dev, &frame(8000, 1), TxMeta::default()).unwrap();
     send(&mut d.dev, &frame(8000, 2), TxMeta::default()).unwrap();
     assert_eq!(
@@ -373,7 +385,11 @@ fn rx_no_buffer_and_queue_limit() {
     );
     // on_event takes only up to the queue limit: the third stays on the ring.
     assert_eq!(d.dev.on_event(), Ok(Work::More));
-    assert_eq!(d.nb.rx_available(), 2, "the two freed buffers were reposted");
+    assert_eq!(
+        d.nb.rx_available(),
+        2,
+        "the two freed buffers were reposted"
+    );
     for i in 0..3 {
         assert_eq!(d.dev.rx_packet().unwrap().unwrap().data, frame(100, i));
     }
@@ -464,4 +480,81 @@ fn dropping_the_device_revokes_its_grants() {
     d.nb.detach();
     drop(d.dev);
     assert_eq!(d.grants.active(), 0);
+}
+
+/// A UDP/IPv4 frame whose checksum field holds junk, as a sender with checksum offload leaves it.
+fn udp_frame_with_blank_checksum(payload: &[u8]) -> Vec<u8> {
+    let total = 28 + payload.len();
+    let mut f = vec![0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2, 0x08, 0x00];
+    f.extend_from_slice(&[
+        0x45,
+        0,
+        (total >> 8) as u8,
+        total as u8,
+        0,
+        0,
+        0,
+        0,
+        64,
+        17,
+        0,
+        0,
+    ]);
+    f.extend_from_slice(&[10, 99, 0, 1, 10, 99, 0, 100]);
+    f.extend_from_slice(&[0x30, 0x39, 0x00, 0x07]);
+    f.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
+    f.extend_from_slice(&[0x55, 0xaa]);
+    f.extend_from_slice(payload);
+    f
+}
+
+/// Receiver-side verification, independent of netfront's code: the ones' complement sum over the
+/// pseudo-header and the UDP segment is 0xffff.
+fn udp_checksum_verifies(f: &[u8]) -> bool {
+    let seg = &f[34..];
+    let mut words: Vec<u16> = f[26..34]
+        .chunks(2)
+        .map(|c| u16::from_be_bytes([c[0], c[1]]))
+        .collect();
+    words.push(17);
+    words.push(seg.len() as u16);
+    let mut padded = seg.to_vec();
+    if padded.len() % 2 == 1 {
+        padded.push(0);
+    }
+    words.extend(padded.chunks(2).map(|c| u16::from_be_bytes([c[0], c[1]])));
+    let mut s: u32 = words.iter().map(|&w| u32::from(w)).sum();
+    while s > 0xffff {
+        s = (s & 0xffff) + (s >> 16);
+    }
+    s == 0xffff
+}
+
+#[test]
+fn blank_rx_checksums_are_completed_on_request() {
+    let mut d = direct(small(), NetbackConfig::default());
+    let f = udp_frame_with_blank_checksum(b"echo me, please");
+    assert!(!udp_checksum_verifies(&f));
+    d.nb.deliver_rx(
+        &f,
+        RxMeta {
+            flags: NETRXF_CSUM_BLANK | NETRXF_DATA_VALIDATED,
+            gso: None,
+        },
+    )
+    .unwrap();
+    let mut p = d.dev.rx_packet().unwrap().unwrap();
+    assert_eq!(p.checksum, RxChecksum::Blank);
+    p.complete_checksum().unwrap();
+    assert_eq!(p.checksum, RxChecksum::Validated);
+    assert!(udp_checksum_verifies(&p.data));
+    assert_eq!(p.data[..40], f[..40], "only the checksum field changed");
+    assert_eq!(p.data[42..], f[42..]);
+
+    // A frame that arrives complete is left alone.
+    d.nb.deliver_rx(&f, RxMeta::default()).unwrap();
+    let mut q = d.dev.rx_packet().unwrap().unwrap();
+    q.complete_checksum().unwrap();
+    assert_eq!(q.data, f);
+    assert_eq!(q.checksum, RxChecksum::Unknown);
 }

@@ -31,7 +31,10 @@ fn world(cfg: NetbackConfig) -> World {
     let mem = FakeMemory::new();
     let grants = FakeGrantTable::new(mem.clone(), 4096);
     let nb = FakeNetback::create(&mut xsd, 0, grants.clone(), &setup.hub, GUEST, cfg);
-    let (front, back) = nb.paths().map(|(f, b)| (f.to_string(), b.to_string())).unwrap();
+    let (front, back) = nb
+        .paths()
+        .map(|(f, b)| (f.to_string(), b.to_string()))
+        .unwrap();
     World {
         setup,
         xsd,
@@ -71,9 +74,18 @@ fn connects_and_publishes_the_keys_linux_netback_reads() {
     let mut w = world(NetbackConfig::default());
     let (dev, fe) = w.connect(Config::default()).unwrap();
     let f = w.front.clone();
-    assert_eq!(w.value(&format!("{f}/tx-ring-ref")), dev.tx_ring_ref().0.to_string());
-    assert_eq!(w.value(&format!("{f}/rx-ring-ref")), dev.rx_ring_ref().0.to_string());
-    assert_eq!(w.value(&format!("{f}/event-channel")), dev.port().0.to_string());
+    assert_eq!(
+        w.value(&format!("{f}/tx-ring-ref")),
+        dev.tx_ring_ref().0.to_string()
+    );
+    assert_eq!(
+        w.value(&format!("{f}/rx-ring-ref")),
+        dev.rx_ring_ref().0.to_string()
+    );
+    assert_eq!(
+        w.value(&format!("{f}/event-channel")),
+        dev.port().0.to_string()
+    );
     for (k, v) in [
         ("request-rx-copy", "1"),
         ("feature-rx-notify", "1"),
@@ -142,16 +154,23 @@ fn writes_nothing_before_the_backend_reaches_init_wait() {
 }
 
 #[test]
-fn advertises_rx_gso_when_configured() {
+fn advertises_rx_gso_and_no_csum_offload_when_configured() {
     let mut w = world(NetbackConfig::default());
     let (_dev, _) = w
         .connect(Config {
             rx_gso_tcpv4: true,
+            rx_csum_offload: false,
+            rx_sg: true,
             ..Config::default()
         })
         .unwrap();
     assert_eq!(w.value(&format!("{}/feature-gso-tcpv4", w.front)), "1");
-    assert!(w.nb.keys().unwrap().rx_gso_tcpv4);
+    assert_eq!(
+        w.value(&format!("{}/feature-no-csum-offload", w.front)),
+        "1"
+    );
+    let keys = w.nb.keys().unwrap();
+    assert!(keys.rx_gso_tcpv4 && !keys.csum_offload);
 }
 
 #[test]
@@ -171,12 +190,17 @@ fn refuses_a_backend_without_rx_copy() {
 #[test]
 fn rejects_a_bad_mac_and_falls_back_to_the_backend_mac() {
     let mut w = world(NetbackConfig::default());
-    w.xsd.dom0_write(&format!("{}/mac", w.front), b"00:16:3e:zz:00:01");
-    assert_eq!(w.connect(Config::default()).err(), Some(ConnectError::BadMac));
+    w.xsd
+        .dom0_write(&format!("{}/mac", w.front), b"00:16:3e:zz:00:01");
+    assert_eq!(
+        w.connect(Config::default()).err(),
+        Some(ConnectError::BadMac)
+    );
 
     let mut w = world(NetbackConfig::default());
     w.xsd.dom0_rm(&format!("{}/mac", w.front));
-    w.xsd.dom0_write(&format!("{}/mac", w.back), b"02:00:00:00:00:2a");
+    w.xsd
+        .dom0_write(&format!("{}/mac", w.back), b"02:00:00:00:00:2a");
     let (dev, _) = w.connect(Config::default()).unwrap();
     assert_eq!(dev.mac(), [2, 0, 0, 0, 0, 0x2a]);
 }
@@ -186,7 +210,11 @@ fn retries_the_key_transaction_on_conflict() {
     let mut w = world(NetbackConfig::default());
     w.xsd.force_conflicts(2);
     let (dev, _) = w.connect(Config::default()).unwrap();
-    assert_eq!(w.xsd.commit_stats(), (1, 2), "one commit after two conflicts");
+    assert_eq!(
+        w.xsd.commit_stats(),
+        (1, 2),
+        "one commit after two conflicts"
+    );
     assert_eq!(
         w.value(&format!("{}/tx-ring-ref", w.front)),
         dev.tx_ring_ref().0.to_string()
@@ -210,16 +238,25 @@ fn backend_closing_instead_of_connecting_fails_and_revokes_everything() {
         &mut alloc,
         Config::default(),
     ));
-    assert!(drive(fut.as_mut(), &mut w.xsd).is_err(), "waits for the backend");
+    assert!(
+        drive(fut.as_mut(), &mut w.xsd).is_err(),
+        "waits for the backend"
+    );
     assert_eq!(w.xsd.value(&format!("{}/state", w.front)).unwrap(), b"4");
     assert!(w.grants.active() > 0);
     w.xsd.dom0_write(&format!("{}/state", w.back), b"5");
     let r = drive(fut, &mut w.xsd).unwrap();
     assert_eq!(
         r.err(),
-        Some(ConnectError::Xenstore(Error::BackendClosed(XenbusState::Closing)))
+        Some(ConnectError::Xenstore(Error::BackendClosed(
+            XenbusState::Closing
+        )))
     );
-    assert_eq!(w.grants.active(), 0, "the dropped device revoked its grants");
+    assert_eq!(
+        w.grants.active(),
+        0,
+        "the dropped device revoked its grants"
+    );
 }
 
 #[test]
@@ -240,11 +277,14 @@ fn netback_refusing_our_keys_is_reported() {
         Config::default(),
     ));
     assert!(drive(fut.as_mut(), &mut w.xsd).is_err());
-    w.xsd.dom0_write(&format!("{}/tx-ring-ref", w.front), b"99999");
+    w.xsd
+        .dom0_write(&format!("{}/tx-ring-ref", w.front), b"99999");
     let r = drive_net(fut, &mut w.xsd, &mut w.nb).unwrap();
     assert_eq!(
         r.err(),
-        Some(ConnectError::Xenstore(Error::BackendClosed(XenbusState::Closing)))
+        Some(ConnectError::Xenstore(Error::BackendClosed(
+            XenbusState::Closing
+        )))
     );
     assert_eq!(w.nb.errors().len(), 1, "{:?}", w.nb.errors());
     assert_eq!(w.grants.active(), 0);
@@ -254,9 +294,13 @@ fn netback_refusing_our_keys_is_reported() {
 fn disconnect_then_close_leaves_no_grant() {
     let mut w = world(NetbackConfig::default());
     let (dev, mut fe) = w.connect(Config::default()).unwrap();
-    drive_net(fe.switch_state(&w.xs, XenbusState::Closing), &mut w.xsd, &mut w.nb)
-        .unwrap()
-        .unwrap();
+    drive_net(
+        fe.switch_state(&w.xs, XenbusState::Closing),
+        &mut w.xsd,
+        &mut w.nb,
+    )
+    .unwrap()
+    .unwrap();
     drive_net(
         fe.wait_for_backend(&w.xs, |s| s == XenbusState::Closed),
         &mut w.xsd,

@@ -5,9 +5,8 @@ use xenbus::front_ring::layout;
 use xenbus::RingEntry;
 
 use netfront::wire::{
-    ExtraInfo, RxRequest, RxResponse, TxResponse, TxSlot, NETIF_RSP_ERROR,
-    NETIF_RSP_NULL, NETIF_RSP_OKAY, NETRXF_EXTRA_INFO, NETRXF_MORE_DATA, NETTXF_EXTRA_INFO,
-    NETTXF_MORE_DATA,
+    ExtraInfo, RxRequest, RxResponse, TxResponse, TxSlot, NETIF_RSP_ERROR, NETIF_RSP_NULL,
+    NETIF_RSP_OKAY, NETRXF_EXTRA_INFO, NETRXF_MORE_DATA, NETTXF_EXTRA_INFO, NETTXF_MORE_DATA,
 };
 
 use super::{FakeNetback, NetHostile};
@@ -46,7 +45,12 @@ pub enum RxRefused {
 }
 
 impl FakeNetback {
-    fn map_and<R>(&mut self, gref: xen_traits::GrantRef, writable: bool, f: impl FnOnce(&crate::FakePage) -> R) -> Option<R> {
+    fn map_and<R>(
+        &mut self,
+        gref: xen_traits::GrantRef,
+        writable: bool,
+        f: impl FnOnce(&crate::FakePage) -> R,
+    ) -> Option<R> {
         match self.grants.map(DomId::DOM0, gref, writable) {
             Ok(page) => {
                 let r = f(&page);
@@ -118,9 +122,16 @@ impl FakeNetback {
             }
             let mut data = Vec::new();
             for (i, r) in data_slots.iter().enumerate() {
-                let size = if i == 0 { first_size.unwrap_or(0) } else { usize::from(r.size) };
+                let size = if i == 0 {
+                    first_size.unwrap_or(0)
+                } else {
+                    usize::from(r.size)
+                };
                 if usize::from(r.offset) + size > PAGE_SIZE {
-                    self.record(format!("tx: slot offset {} + size {size} beyond the page", r.offset));
+                    self.record(format!(
+                        "tx: slot offset {} + size {size} beyond the page",
+                        r.offset
+                    ));
                     ok = false;
                     continue;
                 }
@@ -135,9 +146,19 @@ impl FakeNetback {
                 }
             }
             let status = if ok { NETIF_RSP_OKAY } else { NETIF_RSP_ERROR };
-            let mut rsps = vec![TxResponse { id: first.id, status }];
-            rsps.extend(extras.iter().map(|_| TxResponse { id: 0, status: NETIF_RSP_NULL }));
-            rsps.extend(data_slots[1..].iter().map(|r| TxResponse { id: r.id, status }));
+            let mut rsps = vec![TxResponse {
+                id: first.id,
+                status,
+            }];
+            rsps.extend(extras.iter().map(|_| TxResponse {
+                id: 0,
+                status: NETIF_RSP_NULL,
+            }));
+            rsps.extend(
+                data_slots[1..]
+                    .iter()
+                    .map(|r| TxResponse { id: r.id, status }),
+            );
             self.apply_tx_hostile(&mut rsps);
             for r in &rsps {
                 if ring.put_response(r).is_err() {
@@ -154,7 +175,10 @@ impl FakeNetback {
             }
         }
         let notify = ring.push_responses_and_check_notify();
-        if self.take_hostile(|h| h == NetHostile::TxRspProdJump).is_some() {
+        if self
+            .take_hostile(|h| h == NetHostile::TxRspProdJump)
+            .is_some()
+        {
             let prod = ring.page().read_u32(layout::RSP_PROD);
             ring.publish_raw_rsp_prod(prod.wrapping_add(1000));
         }
@@ -227,14 +251,21 @@ impl FakeNetback {
         let hostile = self.take_hostile(rx_hostile);
         let mut extras: Vec<ExtraInfo> = Vec::new();
         if let Some((mss, t)) = meta.gso {
-            extras.push(ExtraInfo::Gso { size: mss, gso_type: t, features: 0, more: false });
+            extras.push(ExtraInfo::Gso {
+                size: mss,
+                gso_type: t,
+                features: 0,
+                more: false,
+            });
         }
         match hostile {
-            Some(NetHostile::RxBadExtra) => extras = vec![ExtraInfo::Other {
-                extra_type: 9,
-                flags: 0,
-                payload: [0; 6],
-            }],
+            Some(NetHostile::RxBadExtra) => {
+                extras = vec![ExtraInfo::Other {
+                    extra_type: 9,
+                    flags: 0,
+                    payload: [0; 6],
+                }]
+            }
             Some(NetHostile::RxEndlessExtras) => {
                 extras = (0..5)
                     .map(|_| ExtraInfo::Gso {
@@ -255,12 +286,20 @@ impl FakeNetback {
             }
             return Err(RxRefused::NoBuffer);
         }
-        let data_slots = if endless { self.rx_pending.len() - extras.len() } else { chunks.len() };
+        let data_slots = if endless {
+            self.rx_pending.len() - extras.len()
+        } else {
+            chunks.len()
+        };
         for i in 0..data_slots {
             let req = self.rx_pending.pop_front().expect("counted above");
             let chunk: &[u8] = chunks.get(i).copied().unwrap_or(&[]);
             let last = i + 1 == data_slots;
-            let mut flags = if last && !endless { 0 } else { NETRXF_MORE_DATA };
+            let mut flags = if last && !endless {
+                0
+            } else {
+                NETRXF_MORE_DATA
+            };
             if i == 0 {
                 flags |= meta.flags;
                 if !extras.is_empty() {
@@ -272,7 +311,11 @@ impl FakeNetback {
                 id: req.id,
                 offset: 0,
                 flags,
-                status: if written.is_some() { chunk.len() as i16 } else { NETIF_RSP_ERROR },
+                status: if written.is_some() {
+                    chunk.len() as i16
+                } else {
+                    NETIF_RSP_ERROR
+                },
             };
             if i == 0 {
                 match hostile {

@@ -4,7 +4,9 @@
 
 use netfront::{BackendFeatures, Config, Netfront};
 use xen_fake::netback::FrontendKeys;
-use xen_fake::{EventHub, FakeEventChannels, FakeGrantTable, FakeMemory, FakeNetback, FakePage, NetbackConfig};
+use xen_fake::{
+    EventHub, FakeEventChannels, FakeGrantTable, FakeMemory, FakeNetback, FakePage, NetbackConfig,
+};
 use xen_traits::DomId;
 
 pub const GUEST: DomId = DomId(7);
