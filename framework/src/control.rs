@@ -272,6 +272,68 @@ mod tests {
         assert_eq!(control.final_reason(), Reason::Poweroff);
     }
 
+    /// `serve` against the fake xenstored, laid out as libxl does (`control/` read-only to the guest, its
+    /// request and feature nodes guest-owned), driven by hand: poll the task, let dom0 run, pump the ring.
+    /// The application does not listen here, so no grace sleep (which needs the executor) is taken.
+    #[test]
+    fn serve_acks_sysrq_ignores_unknown_values_and_stops_with_the_reason() {
+        use xen_fake::XenstoreSetup;
+        use xen_traits::DomId;
+        use xenbus::perms::{Access, Perm};
+
+        let (_setup, mut daemon, client) = XenstoreSetup::client(DomId(7), 0);
+        let home = daemon.home();
+        let guest_owned = [Perm { domid: DomId(7), access: Access::None }];
+        for n in ["shutdown", "sysrq", "feature-poweroff", "feature-reboot"] {
+            daemon.dom0_write(&alloc::format!("{home}/control/{n}"), b"");
+            daemon.dom0_set_perms(&alloc::format!("{home}/control/{n}"), &guest_owned);
+        }
+        daemon.dom0_set_perms(&alloc::format!("{home}/control"), &[Perm { domid: DomId(0), access: Access::None }, Perm { domid: DomId(7), access: Access::Read }]);
+
+        let control = Control::new();
+        let stopped = core::cell::Cell::new(None);
+        let mut task = core::pin::pin!(serve(&client, &control, GRACE, |r| stopped.set(Some(r))));
+        let waker = Waker::from(Arc::new(Count(AtomicUsize::new(0))));
+        let mut cx = Context::from_waker(&waker);
+        fn drive<F: Future>(
+            mut task: core::pin::Pin<&mut F>,
+            daemon: &mut xen_fake::FakeXenstored,
+            client: &xen_fake::FakeClient,
+            cx: &mut Context<'_>,
+        ) -> Option<F::Output> {
+            for _ in 0..20 {
+                if let Poll::Ready(r) = task.as_mut().poll(cx) {
+                    return Some(r);
+                }
+                daemon.run_until_idle();
+                client.on_event();
+            }
+            None
+        }
+        let value = |d: &xen_fake::FakeXenstored, n: &str| d.value(&alloc::format!("{home}/control/{n}")).unwrap_or_default();
+
+        assert!(drive(task.as_mut(), &mut daemon, &client, &mut cx).is_none());
+        assert_eq!(daemon.watches().len(), 2, "watches on control/shutdown and control/sysrq");
+        assert_eq!(value(&daemon, "feature-poweroff"), b"1");
+        assert_eq!(value(&daemon, "feature-reboot"), b"1");
+        assert_eq!(daemon.value(&alloc::format!("{home}/control/feature-sysrq")), None, "EACCES, skipped");
+
+        daemon.dom0_write(&alloc::format!("{home}/control/sysrq"), b"s");
+        assert!(drive(task.as_mut(), &mut daemon, &client, &mut cx).is_none());
+        assert_eq!(value(&daemon, "sysrq"), b"", "acknowledged");
+
+        daemon.dom0_write(&alloc::format!("{home}/control/shutdown"), b"bogus");
+        assert!(drive(task.as_mut(), &mut daemon, &client, &mut cx).is_none(), "an unknown value does not stop the domain");
+        assert_eq!(value(&daemon, "shutdown"), b"", "acknowledged");
+        assert_eq!(control.pending(), None);
+
+        daemon.dom0_write(&alloc::format!("{home}/control/shutdown"), b"reboot");
+        assert!(matches!(drive(task.as_mut(), &mut daemon, &client, &mut cx), Some(Ok(()))));
+        assert_eq!(stopped.get(), Some(Reason::Reboot));
+        assert_eq!(control.pending(), Some(Shutdown::Reboot));
+        assert_eq!(value(&daemon, "shutdown"), b"", "acknowledged");
+    }
+
     #[test]
     fn requests_map_to_reasons() {
         assert_eq!(Shutdown::from_request(ShutdownRequest::Poweroff), Some(Shutdown::Poweroff));

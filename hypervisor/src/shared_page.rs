@@ -54,7 +54,7 @@ impl MappedPage {
 
     fn word(&self, off: usize) -> &AtomicU32 {
         self.check(off, 4);
-        assert!(off % 4 == 0, "unaligned 32-bit shared page access (driver bug)");
+        assert!(off.is_multiple_of(4), "unaligned 32-bit shared page access (driver bug)");
         // SAFETY: an aligned word inside the page (both checked just above); `new`'s contract keeps the
         // page mapped for the program's life; the word is only ever accessed atomically, by us and by the
         // peer.
@@ -158,17 +158,18 @@ mod tests {
     fn accesses_land_at_their_offsets() {
         let mut page = Box::new(Page([0; 4096]));
         let base = NonNull::new(page.0.as_mut_ptr()).unwrap();
-        // SAFETY: the boxed page outlives `p`, and is looked at directly only after `p` is dropped.
-        let p = unsafe { MappedPage::new(base) };
-        p.write_bytes(4093, b"xyz");
-        p.store_release_u32(1024, 0x0102_0304);
-        p.write_u32(2048, 7);
-        let mut out = [0u8; 3];
-        p.read_bytes(4093, &mut out);
-        assert_eq!(&out, b"xyz");
-        assert_eq!(p.load_acquire_u32(1024), 0x0102_0304);
-        assert_eq!(p.read_u32(2048), 7);
-        drop(p);
+        {
+            // SAFETY: the boxed page outlives `p`, and is looked at directly only after `p` is dropped.
+            let p = unsafe { MappedPage::new(base) };
+            p.write_bytes(4093, b"xyz");
+            p.store_release_u32(1024, 0x0102_0304);
+            p.write_u32(2048, 7);
+            let mut out = [0u8; 3];
+            p.read_bytes(4093, &mut out);
+            assert_eq!(&out, b"xyz");
+            assert_eq!(p.load_acquire_u32(1024), 0x0102_0304);
+            assert_eq!(p.read_u32(2048), 7);
+        }
         assert_eq!(&page.0[4093..], b"xyz");
         assert_eq!(page.0[1024..1028], [4, 3, 2, 1]);
     }
