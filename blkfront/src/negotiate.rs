@@ -19,13 +19,13 @@ use alloc::vec::Vec;
 
 use xen_traits::{EventChannels, GrantRef, GrantTable, Pfn, Port, SharedPage};
 use xenbus::discovery::DeviceInfo;
-use xenbus::{Client, Frontend, XenbusState};
+use xenbus::{Client, FrontRing, Frontend, XenbusState};
 
 use crate::device::{BlkFront, BlkRing, Parts};
 use crate::error::ConnectError;
 use crate::info::{number, BackendKeys, DiskInfo};
 use crate::pages::Pages;
-use crate::wire::PROTOCOL_X86_64;
+use crate::wire::{ring, PROTOCOL_X86_64};
 
 /// Largest ring order we ever use (`XENBUS_MAX_RING_GRANT_ORDER` of Linux: 16 pages).
 pub const MAX_RING_PAGE_ORDER: u32 = 4;
@@ -62,7 +62,9 @@ async fn read_opt<XP: SharedPage, XE: EventChannels>(
 
 /// What the ring setup allocated, for the handshake and for cleanup.
 struct RingSetup<P> {
-    ring: Option<BlkRing<P>>,
+    /// The ring memory, initialised; wrapped in the datapath's ring only once connected, so a failed
+    /// handshake can give it back.
+    page: Option<P>,
     frames: Vec<Pfn>,
     grefs: Vec<GrantRef>,
     port: Option<Port>,
@@ -86,7 +88,7 @@ where
 {
     let mut fe = Frontend::new(device);
     let mut setup = RingSetup {
-        ring: None,
+        page: None,
         frames: Vec::new(),
         grefs: Vec::new(),
         port: None,
@@ -97,7 +99,8 @@ where
     .await;
     match r {
         Ok(info) => {
-            let ring = setup.ring.take().ok_or(ConnectError::NoMemory)?;
+            let page = setup.page.take().ok_or(ConnectError::NoMemory)?;
+            let ring = BlkRing::attach(page, 0).map_err(ConnectError::Ring)?;
             let port = setup.port.ok_or(ConnectError::NoMemory)?;
             let handle = fe.device().id as u16;
             let backend = fe.backend_id();
@@ -147,13 +150,13 @@ fn cleanup<G: GrantTable, E: EventChannels, A: Pages>(
     if let Some(p) = s.port {
         evtchn.close(p).ok();
     }
-    // The ring owns its memory and `FrontRing` does not give it back, so the pages are dropped
-    // rather than returned to the allocator (a failed connect is rare).
-    let _ = pages;
-    if !all_revoked {
-        log::warn!("blkfront: ring pages still mapped by the backend");
+    if let Some(page) = s.page {
+        if all_revoked {
+            pages.free(page, &s.frames);
+        } else {
+            log::warn!("blkfront: ring pages still mapped by the backend: not reused");
+        }
     }
-    drop(s.ring);
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -194,12 +197,10 @@ where
         return Err(ConnectError::NoMemory);
     }
     s.frames = frames;
-    let ring = BlkRing::init(page);
-    let ring = match ring {
-        Ok(r) => r,
-        Err(e) => return Err(ConnectError::Ring(e)),
-    };
-    s.ring = Some(ring);
+    // SHARED_RING_INIT through a borrowed view; the page stays ours until connected.
+    let init = FrontRing::<&A::Page, ring::Request, ring::Response>::init(&page).map(drop);
+    s.page = Some(page);
+    init.map_err(ConnectError::Ring)?;
     let backend = fe.backend_id();
     for &f in &s.frames {
         let g = gnt.grant(backend, f, false).map_err(ConnectError::Grant)?;

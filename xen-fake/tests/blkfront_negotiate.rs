@@ -209,6 +209,11 @@ fn backend_closing_during_handshake_fails_cleanly() {
         )))
     );
     assert_eq!(s.gnt.active(), 0, "ring grants revoked");
+    assert_eq!(
+        (s.pages.allocated(), s.pages.freed()),
+        (4, 4),
+        "ring pages given back"
+    );
     let port = s
         .guest_evtchn
         .calls()
