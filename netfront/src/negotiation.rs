@@ -199,3 +199,39 @@ where
     );
     Ok((dev, fe))
 }
+
+/// Tear the connection down, whoever started it (us, or the toolstack detaching the vif and the backend
+/// going to `Closing`): switch to `Closing`, wait until the backend has disconnected (`Closing`,
+/// `Closed`, or gone), close the device (revoking every grant — the backend has unmapped the rings by
+/// then), switch to `Closed`. Returns what the device could not give back.
+pub async fn disconnect<XP, XE, P, G, E>(
+    xs: &Client<XP, XE>,
+    fe: &mut Frontend,
+    dev: Netfront<P, G, E>,
+) -> Result<crate::CloseReport, Error>
+where
+    XP: SharedPage,
+    XE: EventChannels,
+    P: SharedPage,
+    G: GrantTable,
+    E: EventChannels,
+{
+    fe.switch_state(xs, XenbusState::Closing).await?;
+    let gone = |s| {
+        matches!(
+            s,
+            XenbusState::Closing | XenbusState::Closed | XenbusState::Unknown
+        )
+    };
+    fe.wait_for_backend(xs, gone).await?;
+    let report = dev.close();
+    if report.leaked_pages > 0 {
+        log::warn!(
+            "netfront: {}: {} pages still mapped by the backend, leaked",
+            fe.nodename(),
+            report.leaked_pages
+        );
+    }
+    fe.switch_state(xs, XenbusState::Closed).await?;
+    Ok(report)
+}

@@ -312,3 +312,65 @@ fn disconnect_then_close_leaves_no_grant() {
     assert_eq!(dev.close().leaked_pages, 0);
     assert_eq!(w.grants.active(), 0);
 }
+
+#[test]
+fn frontend_initiated_disconnect() {
+    let mut w = world(NetbackConfig::default());
+    let (dev, mut fe) = w.connect(Config::default()).unwrap();
+    let report = drive_net(
+        netfront::disconnect(&w.xs, &mut fe, dev),
+        &mut w.xsd,
+        &mut w.nb,
+    )
+    .unwrap()
+    .unwrap();
+    assert_eq!(report.leaked_pages, 0);
+    assert_eq!(w.grants.active(), 0);
+    assert_eq!(w.value(&format!("{}/state", w.front)), "6");
+    assert_eq!(w.value(&format!("{}/state", w.back)), "6");
+    assert!(!w.nb.is_connected());
+}
+
+#[test]
+fn detach_by_the_toolstack_then_reattach() {
+    let mut w = world(NetbackConfig::default());
+    let (mut dev, mut fe) = w.connect(Config::default()).unwrap();
+    let port = dev.port();
+    // `xl network-detach`: the backend disconnects and goes to Closing; we notice it through a watch.
+    w.nb.begin_close(&mut w.xsd);
+    let s = drive_net(
+        fe.wait_for_backend(&w.xs, |s| s >= XenbusState::Closing),
+        &mut w.xsd,
+        &mut w.nb,
+    )
+    .unwrap()
+    .unwrap();
+    assert_eq!(s, XenbusState::Closing);
+    // The device still answers (nothing to do) until closed.
+    assert_eq!(dev.on_event(), Ok(netfront::Work::Idle));
+    let report = drive_net(
+        netfront::disconnect(&w.xs, &mut fe, dev),
+        &mut w.xsd,
+        &mut w.nb,
+    )
+    .unwrap()
+    .unwrap();
+    assert_eq!(report.leaked_pages, 0);
+    assert_eq!(w.grants.active(), 0);
+    assert_eq!(w.value(&format!("{}/state", w.back)), "6");
+    assert!(
+        w.setup
+            .guest_evtchn
+            .calls()
+            .contains(&xen_fake::Call::Close(port)),
+        "the event channel was closed"
+    );
+
+    // `xl network-attach`: a fresh backend; connecting again works and traffic flows.
+    w.nb.restart(&mut w.xsd);
+    let (mut dev, _fe) = w.connect(Config::default()).unwrap();
+    assert!(w.nb.is_connected());
+    send(&mut dev, &frame(100, 1), TxMeta::default()).unwrap();
+    assert_eq!(w.nb.process_tx()[0].data, frame(100, 1));
+    assert!(w.nb.errors().is_empty(), "{:?}", w.nb.errors());
+}

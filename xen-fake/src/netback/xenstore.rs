@@ -88,7 +88,29 @@ impl FakeNetback {
                 xs.dom0_write(&format!("{back}/state"), st::CLOSED);
                 true
             }
+            (st::CLOSING, st::CLOSING | st::CLOSED) => {
+                xs.dom0_write(&format!("{back}/state"), st::CLOSED);
+                true
+            }
             _ => false,
+        }
+    }
+
+    /// The toolstack detaches the vif (`xl network-detach`): the backend disconnects (unmapping the
+    /// rings) and switches to `Closing`; it reaches `Closed` once the frontend closes.
+    pub fn begin_close(&mut self, xs: &mut FakeXenstored) {
+        if let Some((_, back)) = self.paths.clone() {
+            self.detach();
+            xs.dom0_write(&format!("{back}/state"), st::CLOSING);
+        }
+    }
+
+    /// The toolstack re-attaches: the backend starts over at `Initialising` (as a fresh probe).
+    pub fn restart(&mut self, xs: &mut FakeXenstored) {
+        if let Some((front, back)) = self.paths.clone() {
+            self.detach();
+            xs.dom0_write(&format!("{front}/state"), st::INITIALISING);
+            xs.dom0_write(&format!("{back}/state"), st::INITIALISING);
         }
     }
 
