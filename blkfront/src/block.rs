@@ -65,6 +65,8 @@ impl<G: GrantTable, E: EventChannels, A: Pages> Drop for Guard<'_, G, E, A> {
         for id in self.ids.drain(..) {
             blk.abandon(id);
         }
+        // Requests queued but not yet published must reach the backend to ever complete.
+        blk.kick();
     }
 }
 
@@ -130,19 +132,28 @@ impl<G: GrantTable, E: EventChannels, A: Pages> BlockDevice<G, E, A> {
         }
     }
 
-    /// Submit `op`, waiting for a ring slot while the ring is full.
+    /// Put `op` on the ring (published by the next [`Self::kick`]), waiting for a ring slot while the
+    /// ring is full (after publishing what is queued, so the backend can free slots).
     async fn submit(&self, op: Op<'_>) -> Result<RequestId, SubmitError> {
-        poll_fn(|cx| match self.blk.borrow_mut().submit(op) {
-            Err(SubmitError::QueueFull) => {
-                let mut w = self.slot_waiters.borrow_mut();
-                if !w.iter().any(|x| x.will_wake(cx.waker())) {
-                    w.push(cx.waker().clone());
+        poll_fn(|cx| {
+            let r = self.blk.borrow_mut().submit_deferred(op);
+            match r {
+                Err(SubmitError::QueueFull) => {
+                    self.kick();
+                    let mut w = self.slot_waiters.borrow_mut();
+                    if !w.iter().any(|x| x.will_wake(cx.waker())) {
+                        w.push(cx.waker().clone());
+                    }
+                    Poll::Pending
                 }
-                Poll::Pending
+                r => Poll::Ready(r),
             }
-            r => Poll::Ready(r),
         })
         .await
+    }
+
+    fn kick(&self) {
+        self.blk.borrow_mut().kick();
     }
 
     /// Wait until `id` completed (without finishing it).
@@ -187,6 +198,7 @@ impl<G: GrantTable, E: EventChannels, A: Pages> BlockDevice<G, E, A> {
                 }
             }
         }
+        self.kick();
         let mut parts = buf.chunks_mut(chunk);
         while let Some(&id) = g.ids.first() {
             self.completed(id).await;
@@ -228,6 +240,7 @@ impl<G: GrantTable, E: EventChannels, A: Pages> BlockDevice<G, E, A> {
                 }
             }
         }
+        self.kick();
         first_err = self.finish_all(&mut g).await.err().or(first_err);
         first_err.map_or(Ok(()), Err)
     }
@@ -246,6 +259,7 @@ impl<G: GrantTable, E: EventChannels, A: Pages> BlockDevice<G, E, A> {
 
     async fn one(&self, op: Op<'_>) -> Result<(), BlockError> {
         let id = self.submit(op).await?;
+        self.kick();
         let mut g = Guard {
             dev: self,
             ids: alloc::vec![id],

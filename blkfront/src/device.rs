@@ -1,7 +1,8 @@
 //! The datapath: submit requests on the ring, validate responses, own grants and bounce pages until
 //! the backend is done with them.
 //!
-//! Poll-driven: [`BlkFront::submit`] puts a request on the ring and returns its [`RequestId`];
+//! Poll-driven: [`BlkFront::submit`] puts a request on the ring and returns its [`RequestId`]
+//! ([`BlkFront::submit_deferred`] + [`BlkFront::kick`] batch several behind one notification);
 //! [`BlkFront::handle_event`] (call it whenever the event channel fires) consumes responses;
 //! [`BlkFront::poll_request`] / [`BlkFront::finish`] / [`BlkFront::finish_read`] report outcomes. An
 //! async block device wraps these with one future per request (the waker is stored in the slot).
@@ -272,9 +273,10 @@ impl<G: GrantTable, E: EventChannels, A: Pages> BlkFront<G, E, A> {
         lba * (self.info.sector_size as u64 / WIRE_SECTOR as u64)
     }
 
-    /// Validate `op`, grant its data through bounce pages and put it on the ring. Nothing reaches the
-    /// ring (and nothing stays granted) when this fails.
-    pub fn submit(&mut self, op: Op<'_>) -> Result<RequestId, SubmitError> {
+    /// Validate `op`, grant its data through bounce pages and put it on the ring, without publishing it
+    /// yet: call [`BlkFront::kick`] after a batch (one notification for many requests). Nothing reaches
+    /// the ring (and nothing stays granted) when this fails.
+    pub fn submit_deferred(&mut self, op: Op<'_>) -> Result<RequestId, SubmitError> {
         if let Some(b) = self.broken {
             return Err(SubmitError::Broken(b));
         }
@@ -395,11 +397,25 @@ impl<G: GrantTable, E: EventChannels, A: Pages> BlkFront<G, E, A> {
             self.stats.indirect += 1;
         }
         self.stats.submitted += 1;
+        Ok(id)
+    }
+
+    /// Publish every request put on the ring by [`BlkFront::submit_deferred`], notifying the backend
+    /// if it asked to be (`RING_PUSH_REQUESTS_AND_CHECK_NOTIFY`).
+    pub fn kick(&mut self) {
         if self.ring.push_requests_and_check_notify() {
             self.stats.notifies += 1;
             self.evtchn.notify(self.port);
         }
-        Ok(id)
+    }
+
+    /// [`BlkFront::submit`] and [`BlkFront::kick`]: the request is visible to the backend at once.
+    pub fn submit(&mut self, op: Op<'_>) -> Result<RequestId, SubmitError> {
+        let r = self.submit_deferred(op);
+        if r.is_ok() {
+            self.kick();
+        }
+        r
     }
 
     fn new_req(&self, kind: Kind, op: u8, alt_op: Option<u8>, len: usize) -> Req<A::Page> {

@@ -547,3 +547,32 @@ fn finishing_unknown_or_pending_requests() {
         Err(Outcome::Io(IoError::UnknownRequest))
     );
 }
+
+#[test]
+fn deferred_submissions_are_published_together_with_one_notification() {
+    let (mut s, mut blk) = BlkSetup::connected(cfg(512, 64));
+    let port = blk.port();
+    let before = s.guest_evtchn.notify_count(port);
+    let ids: Vec<_> = (0..3u64)
+        .map(|i| {
+            blk.submit_deferred(Op::Write {
+                lba: i,
+                data: &[i as u8 + 1; 512],
+            })
+            .unwrap()
+        })
+        .collect();
+    assert_eq!(s.back.process(), 0, "not published yet");
+    assert_eq!(s.guest_evtchn.notify_count(port), before);
+    blk.kick();
+    assert_eq!(s.guest_evtchn.notify_count(port), before + 1);
+    assert_eq!(s.back.process(), 3);
+    blk.handle_event();
+    for id in ids {
+        finish(&mut blk, id, 0).unwrap();
+    }
+    assert_eq!(
+        &s.back.disk().contents()[..1536],
+        &[[1u8; 512], [2; 512], [3; 512]].concat()[..]
+    );
+}
