@@ -2,8 +2,10 @@
 //! a poll-driven API shaped for a smoltcp `phy::Device` adapter.
 //!
 //! - [`Netfront::transmit`] (`len`, a closure that writes the frame) — `Err(TxError::NoBuffer)` when
-//!   no slot or page is free; [`Netfront::tx_ready`] asks first.
+//!   no slot or page is free; [`Netfront::tx_ready`] asks first. Both reclaim completed slots.
 //! - [`Netfront::rx_packet`] — `Ok(None)` when nothing was received.
+//! - `tx_ready` returning false and `rx_packet` returning `None` re-arm the response events: after
+//!   either, waiting for the next notification cannot miss work.
 //! - [`Netfront::on_event`] after each notification on [`Netfront::port`]: reclaims transmitted slots,
 //!   takes received packets, refills the rx ring, re-arms the response events.
 //!
@@ -283,11 +285,36 @@ impl<P: SharedPage, G: GrantTable, E: EventChannels> Netfront<P, G, E> {
     }
 
     /// Whether a frame of `len` bytes can be sent now (reclaiming completed slots first if needed).
+    ///
+    /// `false` is a safe point to wait for the next event: the tx response event is re-armed, so the
+    /// backend notifies us when it completes anything.
     pub fn tx_ready(&mut self, len: usize) -> bool {
-        if len < MIN_FRAME || len > self.max_tx_len() || self.reclaim_tx().is_err() {
+        if len < MIN_FRAME || len > self.max_tx_len() {
             return false;
         }
-        self.q.as_ref().is_some_and(|q| q.tx.has_room(len, false))
+        self.make_room(len, false).is_ok_and(|room| room)
+    }
+
+    /// Whether `len` bytes fit; if not, reclaim, and if still not, re-arm the tx response event
+    /// (reclaiming once more if responses slipped in meanwhile).
+    fn make_room(&mut self, len: usize, gso: bool) -> Result<bool, Broken> {
+        let fits = |q: &Queues<P>| q.tx.has_room(len, gso);
+        if fits(self.queues()?) {
+            return Ok(true);
+        }
+        self.reclaim_tx()?;
+        if self.q.as_ref().is_some_and(fits) {
+            return Ok(true);
+        }
+        let more = self.queues()?.tx.final_check();
+        match more {
+            Ok(true) => {
+                self.reclaim_tx()?;
+                Ok(self.q.as_ref().is_some_and(fits))
+            }
+            Ok(false) => Ok(false),
+            Err(b) => Err(self.fail(b)),
+        }
     }
 
     /// Send one frame of `len` bytes, written by `fill` into a zeroed buffer (then copied into granted
@@ -317,9 +344,8 @@ impl<P: SharedPage, G: GrantTable, E: EventChannels> Netfront<P, G, E> {
                 return Err(TxError::GsoUnsupported);
             }
         }
-        let fits = |q: &Queues<P>| q.tx.has_room(len, meta.gso.is_some());
-        if !self.q.as_ref().is_some_and(fits) {
-            self.reclaim_tx()?;
+        if !self.make_room(len, meta.gso.is_some())? {
+            return Err(TxError::NoBuffer);
         }
         let backend = self.backend;
         let (q, gt) = self.parts()?;
@@ -351,9 +377,19 @@ impl<P: SharedPage, G: GrantTable, E: EventChannels> Netfront<P, G, E> {
     }
 
     /// The next received frame, or `None`.
+    ///
+    /// `None` is a safe point to wait for the next event: the rx response event is re-armed first.
     pub fn rx_packet(&mut self) -> Result<Option<RxPacket>, Broken> {
         if self.queues()?.rx.ready() == 0 {
             self.harvest_and_refill()?;
+            if self.queues()?.rx.ready() == 0 {
+                let more = self.queues()?.rx.final_check();
+                match more {
+                    Ok(true) => self.harvest_and_refill()?,
+                    Ok(false) => {}
+                    Err(b) => return Err(self.fail(b)),
+                }
+            }
         }
         Ok(self.queues()?.rx.pop())
     }

@@ -558,3 +558,35 @@ fn blank_rx_checksums_are_completed_on_request() {
     assert_eq!(q.data, f);
     assert_eq!(q.checksum, RxChecksum::Unknown);
 }
+
+#[test]
+fn no_packet_and_no_room_are_safe_points_to_wait_for_an_event() {
+    let mut d = direct(
+        Config {
+            tx_buffers: 4,
+            ..small()
+        },
+        NetbackConfig::default(),
+    );
+    let port = d.dev.port();
+    // Receive side: after rx_packet returned None, the next delivery notifies us.
+    for i in 0..3u8 {
+        d.nb.deliver_rx(&frame(100, i), RxMeta::default()).unwrap();
+        assert!(d.guest.take_pending(port), "notified for packet {i}");
+        assert_eq!(d.dev.on_event(), Ok(Work::More));
+        assert_eq!(d.dev.rx_packet().unwrap().unwrap().data, frame(100, i));
+        assert_eq!(d.dev.rx_packet(), Ok(None));
+    }
+    // Transmit side: after tx_ready said no, the backend's completions notify us.
+    for round in 0..3u8 {
+        while d.dev.tx_ready(60) {
+            send(&mut d.dev, &frame(60, round), TxMeta::default()).unwrap();
+        }
+        assert!(!d.guest.take_pending(port));
+        assert_eq!(d.nb.process_tx().len(), 4);
+        assert!(
+            d.guest.take_pending(port),
+            "notified of completions, round {round}"
+        );
+    }
+}
