@@ -10,6 +10,9 @@ use xenolith::executor::{sleep, Instant};
 use xenolith::xen::platform::stats;
 use xenolith::{println, Context};
 
+/// Seconds the domain stays up (idle) after reporting.
+const HOLD_SECS: u64 = 5;
+
 #[xenolith::main]
 async fn main(ctx: Context) -> Result<(), &'static str> {
     let secs: u64 = ctx.cmdline().trim().parse().unwrap_or(20);
@@ -30,6 +33,9 @@ async fn main(ctx: Context) -> Result<(), &'static str> {
     if slept < Duration::from_secs(secs) {
         return Err("woke before the deadline");
     }
+    // Stay up a little longer, still idle, so a reader of `xl list` that reacts to the line above
+    // finds the domain alive.
+    sleep(Duration::from_secs(HOLD_SECS)).await;
     println!("idle: done");
     Ok(())
 }

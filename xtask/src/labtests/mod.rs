@@ -2,6 +2,7 @@
 //! timeouts (TCG is slow) and prints what it saw, so a log shows the evidence.
 
 mod boot;
+#[path = "core.rs"] mod core_tests;
 mod dom0;
 mod linux_ref;
 mod xenstore;
@@ -19,5 +20,6 @@ pub fn all() -> Vec<LabTest> {
     v.extend(boot::tests());
     v.extend(linux_ref::tests());
     v.extend(xenstore::tests());
+    v.extend(core_tests::tests());
     v
 }
