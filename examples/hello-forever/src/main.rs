@@ -21,19 +21,24 @@ async fn main(ctx: Context) -> Result<(), &'static str> {
         },
         None => println!("hello-forever: up (no xenstore: xl shutdown cannot reach it)"),
     }
+    let ignore = ctx.cmdline().split_whitespace().any(|w| w == "ignore-shutdown");
+    let mut ignoring = false;
     let start = Instant::now();
     let mut ticks: u64 = 0;
     loop {
         let next = start + Duration::from_secs(ticks + 1);
-        match select(sleep_until(next), stop.as_mut()).await {
-            Either::Left(()) => {
-                ticks += 1;
-                println!("hello-forever: tick {ticks}");
+        if ignoring {
+            sleep_until(next).await;
+        } else if let Either::Right(why) = select(sleep_until(next), stop.as_mut()).await {
+            if ignore {
+                println!("hello-forever: {why} requested after {ticks} ticks: ignoring it");
+                ignoring = true;
+                continue;
             }
-            Either::Right(why) => {
-                println!("hello-forever: {why} requested after {ticks} ticks: clean shutdown, goodbye");
-                return Ok(());
-            }
+            println!("hello-forever: {why} requested after {ticks} ticks: clean shutdown, goodbye");
+            return Ok(());
         }
+        ticks += 1;
+        println!("hello-forever: tick {ticks}");
     }
 }

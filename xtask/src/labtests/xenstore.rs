@@ -20,10 +20,14 @@ pub fn tests() -> Vec<LabTest> {
         LabTest { name: "xenstore::xl_shutdown", run: xl_shutdown },
         LabTest { name: "xenstore::xl_reboot", run: xl_reboot },
         LabTest { name: "xenstore::sysrq_and_unknown_requests", run: sysrq_and_unknown_requests },
+        LabTest { name: "xenstore::grace_period_for_an_app_that_ignores_shutdown", run: grace_period },
+        LabTest { name: "xenstore::xl_shutdown_of_an_app_that_does_not_listen", run: not_listening },
     ]
 }
 
 const LIMIT: Duration = Duration::from_secs(120);
+/// `xenolith::control::GRACE`.
+const GRACE: Duration = Duration::from_secs(5);
 /// `xl shutdown` must end hello-forever within this (the bar), plus one dom0 round trip.
 const STOP_WITHIN: Duration = Duration::from_secs(2);
 
@@ -169,4 +173,41 @@ fn sysrq_and_unknown_requests() -> Result<()> {
     }
     dom.wait_for("poweroff requested after", LIMIT)?;
     expect(&mut dom, Outcome::Poweroff)
+}
+
+/// hello-forever listens for the request but ignores it: the framework stops the domain `GRACE` later.
+fn grace_period() -> Result<()> {
+    let mut dom = boot("hello-forever", vec![("extra", "\"ignore-shutdown\"".into())])?;
+    dom.wait_for("hello-forever: tick 1", LIMIT)?;
+    let stopped = timed_dom0(&dom, &format!("xl shutdown -w {}", dom.name))?;
+    dom.wait_for("poweroff requested after", LIMIT)?.text.contains("ignoring it").then_some(()).ok_or_else(|| err!("the app did not ignore the request"))?;
+    dom.wait_for("the application did not stop within", LIMIT)?;
+    println!("xl shutdown -w of an app ignoring the request returned after {:.2}s (grace {GRACE:?})", stopped.as_secs_f64());
+    expect(&mut dom, Outcome::Poweroff)?;
+    if stopped < GRACE {
+        return Err(err!("stopped after {stopped:?}, before the grace period of {GRACE:?} ended"));
+    }
+    if stopped > GRACE + Duration::from_secs(10) {
+        return Err(err!("stopped only after {stopped:?}; the grace period is {GRACE:?}"));
+    }
+    Ok(())
+}
+
+/// An application that never asks for `shutdown_requested()` (idle, asleep for 300 s) is stopped at once.
+fn not_listening() -> Result<()> {
+    let mut dom = boot("idle", vec![("extra", "\"300\"".into())])?;
+    dom.wait_for("idle: sleeping 300 s", LIMIT)?;
+    let trivial = timed_dom0(&dom, "true")?;
+    let stopped = timed_dom0(&dom, &format!("xl shutdown -w {}", dom.name))?;
+    dom.wait_for("xenolith: control: poweroff requested", LIMIT)?;
+    println!(
+        "xl shutdown -w of an app that does not listen returned after {:.2}s (a trivial dom0 command: {:.2}s)",
+        stopped.as_secs_f64(),
+        trivial.as_secs_f64()
+    );
+    expect(&mut dom, Outcome::Poweroff)?;
+    if stopped > STOP_WITHIN + trivial {
+        return Err(err!("the domain took {stopped:?} to stop (limit {STOP_WITHIN:?} + {trivial:?})"));
+    }
+    Ok(())
 }
