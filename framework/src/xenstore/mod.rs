@@ -67,3 +67,54 @@ pub async fn identity<P: SharedPage, E: EventChannels>(xs: &Client<P, E>) -> Res
     let home = xs.get_domain_path(xen_traits::DomId(domid)).await?;
     Ok(Identity { name, domid, vm, home })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::sync::Arc;
+    use alloc::task::Wake;
+    use core::future::Future;
+    use core::pin::pin;
+    use core::task::{Context, Poll, Waker};
+
+    use xen_fake::{FakeXenstored, XenstoreSetup};
+    use xen_traits::DomId;
+
+    struct Noop;
+    impl Wake for Noop {
+        fn wake(self: Arc<Self>) {}
+    }
+
+    /// Polls `fut`, letting the fake daemon run between polls, as the driver task does on Xen.
+    fn block_on<F: Future>(fut: F, daemon: &mut FakeXenstored, client: &xen_fake::FakeClient) -> F::Output {
+        let waker = Waker::from(Arc::new(Noop));
+        let mut cx = Context::from_waker(&waker);
+        let mut fut = pin!(fut);
+        for _ in 0..100 {
+            if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+                return v;
+            }
+            daemon.run_until_idle();
+            client.on_event();
+        }
+        panic!("no progress after 100 round trips");
+    }
+
+    #[test]
+    fn identity_reads_the_domains_own_keys() {
+        let (_setup, mut daemon, client) = XenstoreSetup::client(DomId(9), 0);
+        let id = block_on(identity(&client), &mut daemon, &client).unwrap();
+        assert_eq!(id.name, "guest9");
+        assert_eq!(id.domid, 9);
+        assert_eq!(id.vm, "/vm/00000000-0000-0000-0000-000000000001");
+        assert_eq!(id.home, "/local/domain/9");
+    }
+
+    #[test]
+    fn a_domid_that_is_no_number_is_malformed() {
+        let (_setup, mut daemon, client) = XenstoreSetup::client(DomId(9), 0);
+        daemon.dom0_write("/local/domain/9/domid", b"nine");
+        let r = block_on(identity(&client), &mut daemon, &client);
+        assert_eq!(r, Err(Error::Malformed(xenbus::Malformed::BadNumber)));
+    }
+}
