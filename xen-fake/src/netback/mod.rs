@@ -234,6 +234,35 @@ impl FakeNetback {
         self.held = hold;
     }
 
+    /// Re-arm tx request notifications (`RING_FINAL_CHECK_FOR_REQUESTS`). Returns true if requests are
+    /// waiting (do not wait for a notification then).
+    pub fn arm_tx(&mut self) -> bool {
+        self.tx
+            .as_mut()
+            .is_some_and(|r| r.final_check_for_requests())
+    }
+
+    /// Re-arm rx request notifications (for a backend waiting for receive buffers). Returns true if new
+    /// requests were posted meanwhile.
+    pub fn arm_rx(&mut self) -> bool {
+        self.rx
+            .as_mut()
+            .is_some_and(|r| r.final_check_for_requests())
+    }
+
+    /// Block until the frontend notifies us or `stop()` holds (for a backend on its own thread).
+    /// Returns false on `timeout` — a guard against hung tests, never a synchronisation.
+    pub fn wait_for_notification(
+        &self,
+        timeout: std::time::Duration,
+        stop: impl Fn() -> bool,
+    ) -> bool {
+        match self.port {
+            Some(p) => self.evtchn.wait_pending(p, timeout, stop),
+            None => false,
+        }
+    }
+
     /// Consume a pending notification from the frontend (true if it notified us since the last call).
     pub fn take_notification(&self) -> bool {
         self.port.is_some_and(|p| self.evtchn.take_pending(p))
