@@ -16,6 +16,24 @@
 //! reference into shared memory is ever formed. A violation breaks the device ([`Broken`]) with a logged
 //! reason; nothing panics. A grant is revoked only when the backend has let go of the page: until then
 //! the page is held in quarantine and never reused.
+//!
+//! # Driving it
+//! ```text
+//! let (mut dev, mut fe) = netfront::connect(&xs, device_info, grants, evtchn, &mut alloc, Config::default()).await?;
+//! // one task per vif:
+//! loop {
+//!     while let Some(mut pkt) = dev.rx_packet()? { pkt.complete_checksum().ok(); /* to the stack */ }
+//!     /* transmit while dev.tx_ready(len): dev.transmit(len, TxMeta::default(), |buf| ...) */
+//!     wait_event(dev.port()).await;           // the executor's event wait
+//!     dev.on_event()?;                         // Work::More: loop again before waiting
+//! }
+//! // on the backend going to Closing (watch fe.backend_key("state")), or to stop:
+//! netfront::disconnect(&xs, &mut fe, dev).await?;
+//! ```
+//! `rx_packet() == None` and `tx_ready() == false` re-arm the response events, so waiting right after
+//! them cannot miss a notification. A smoltcp `phy::Device` maps onto this directly: `receive()` gives
+//! a token when `rx_packet()` has a frame (and `tx_ready(mtu)`), `transmit()` when `tx_ready(mtu)`;
+//! `TxToken::consume(len, f)` is `transmit(len, meta, f)`.
 #![no_std]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
