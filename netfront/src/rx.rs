@@ -72,7 +72,7 @@ pub struct RxStats {
     pub packets: u64,
     /// Their bytes.
     pub bytes: u64,
-    /// Packets the backend reported as errors/drops (discarded).
+    /// Packets the backend reported as errors/drops, or shorter than an Ethernet header (discarded).
     pub errors: u64,
     /// Revokes deferred because the backend still mapped the page.
     pub deferred_revokes: u64,
@@ -279,7 +279,7 @@ impl<P: SharedPage> RxQueue<P> {
             return Ok(false);
         }
         let p = self.partial.take().unwrap_or_default();
-        if p.error {
+        if p.error || p.data.len() < crate::device::MIN_FRAME {
             self.stats.errors += 1;
             return Ok(false);
         }

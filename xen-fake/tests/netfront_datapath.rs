@@ -634,3 +634,15 @@ mod wrap {
         }
     }
 }
+
+#[test]
+fn runt_frames_are_dropped_and_counted() {
+    let mut d = direct(small(), NetbackConfig::default());
+    d.nb.deliver_rx(&[], RxMeta::default()).unwrap();
+    d.nb.deliver_rx(&frame(13, 0), RxMeta::default()).unwrap();
+    d.nb.deliver_rx(&frame(14, 0), RxMeta::default()).unwrap();
+    assert_eq!(d.dev.rx_packet().unwrap().unwrap().data, frame(14, 0));
+    assert_eq!(d.dev.rx_packet(), Ok(None));
+    assert_eq!(d.dev.stats().rx.errors, 2);
+    assert_eq!(d.dev.rx_posted(), 16);
+}
