@@ -19,6 +19,8 @@
 #[cfg(any(test, feature = "executor"))]
 extern crate alloc;
 
+#[cfg(any(test, feature = "block"))]
+pub mod block;
 pub mod console;
 pub mod context;
 #[cfg(any(test, feature = "executor"))]

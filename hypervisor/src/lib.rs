@@ -9,6 +9,7 @@
 //! * [`grant`]: grant tables v1 (bookkeeping pure; frames target-only).
 //! * [`pvclock`]: PV clock math and version-checked reads (pure).
 //! * [`page`]: page-aligned heap pages for rings and grants, accessed only as shared memory.
+//! * [`pages`]: runs of contiguous heap pages (multi-page rings), accessed the same way.
 //! * [`shared_page`]: pages Xen places in our address space (the xenstore ring), accessed the same way.
 //! * On the target only: [`hypercall`] (the hypercall page), [`sched`], [`hvm`], [`version`], [`time`]
 //!   (TSC deadlines), [`shared_info`], [`clock`], [`timer`].
@@ -26,6 +27,7 @@ pub mod emergency;
 pub mod evtchn;
 pub mod grant;
 pub mod page;
+pub mod pages;
 pub mod pvclock;
 pub mod shared_page;
 

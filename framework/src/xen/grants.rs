@@ -38,3 +38,26 @@ pub fn grants() -> Result<spin::MutexGuard<'static, XenGrants>, GrantsError> {
 pub fn frames() -> Result<(u32, u32), GrantsError> {
     grants().map(|g| g.memory().frames())
 }
+
+/// A handle on the domain's grant table for drivers that own their
+/// [`GrantTable`](xen_traits::GrantTable) (blkfront, netfront): each call locks the table. A table that
+/// cannot be set up refuses every grant ([`GrantError::Exhausted`](xen_traits::GrantError)).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct DomainGrants;
+
+impl xen_traits::GrantTable for DomainGrants {
+    fn grant(
+        &mut self,
+        dom: xen_traits::DomId,
+        frame: xen_traits::Pfn,
+        readonly: bool,
+    ) -> Result<xen_traits::GrantRef, xen_traits::GrantError> {
+        let mut g = grants().map_err(|_| xen_traits::GrantError::Exhausted)?;
+        xen_traits::GrantTable::grant(&mut *g, dom, frame, readonly)
+    }
+
+    fn revoke(&mut self, gref: xen_traits::GrantRef) -> Result<(), xen_traits::RevokeError> {
+        let mut g = grants().map_err(|_| xen_traits::RevokeError::InvalidRef)?;
+        xen_traits::GrantTable::revoke(&mut *g, gref)
+    }
+}

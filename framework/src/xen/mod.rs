@@ -11,6 +11,8 @@
 //!   monotonic and wall clocks.
 
 pub mod grants;
+#[cfg(feature = "block")]
+pub mod pages;
 pub mod platform;
 
 use core::fmt;
