@@ -91,6 +91,8 @@ impl fmt::Display for Shutdown {
 
 struct State {
     request: Option<Shutdown>,
+    /// When the request's watch event arrived (platform nanoseconds; 0 on the host).
+    requested_ns: u64,
     /// Someone called [`Control::requested`] (the application listens).
     listening: bool,
     wakers: Vec<Waker>,
@@ -113,7 +115,7 @@ impl Default for Control {
 
 impl Control {
     pub const fn new() -> Control {
-        Control { state: spin::Mutex::new(State { request: None, listening: false, wakers: Vec::new() }) }
+        Control { state: spin::Mutex::new(State { request: None, requested_ns: 0, listening: false, wakers: Vec::new() }) }
     }
 
     /// Resolves to the request once there is one (at once if there is one already).
@@ -130,13 +132,27 @@ impl Control {
     /// Records a request (the first one stands) and wakes the waiters. Returns whether the application
     /// listens.
     pub fn request(&self, s: Shutdown) -> bool {
+        self.request_at(s, 0)
+    }
+
+    /// [`Control::request`], noting when the request arrived (platform nanoseconds).
+    pub fn request_at(&self, s: Shutdown, at_ns: u64) -> bool {
         let (wakers, listening) = {
             let mut st = self.state.lock();
-            st.request.get_or_insert(s);
+            if st.request.is_none() {
+                st.request = Some(s);
+                st.requested_ns = at_ns;
+            }
             (core::mem::take(&mut st.wakers), st.listening)
         };
         wakers.into_iter().for_each(Waker::wake);
         listening
+    }
+
+    /// When the request arrived (platform nanoseconds), if there is one.
+    pub fn requested_at_ns(&self) -> Option<u64> {
+        let st = self.state.lock();
+        st.request.map(|_| st.requested_ns)
     }
 
     /// How the domain should end when `main` returned successfully: the requested reason, or poweroff.
@@ -210,13 +226,14 @@ pub async fn serve<P: SharedPage, E: EventChannels>(
         match select(shutdown.next(), sysrq.next()).await {
             Either::Left(event) => {
                 event?;
+                let at = now_ns();
                 let Some(request) = take_shutdown_request(xs).await? else { continue };
                 let Some(s) = Shutdown::from_request(request) else {
                     crate::println!("xenolith: control: ignoring shutdown request {request:?}");
                     continue;
                 };
-                crate::println!("xenolith: control: {s} requested");
-                if control.request(s) {
+                crate::println!("xenolith: control: {s} requested (acknowledged in {} us)", (now_ns() - at) / 1000);
+                if control.request_at(s, at) {
                     sleep(grace).await;
                     crate::println!("xenolith: control: the application did not stop within {grace:?}; stopping");
                 }
@@ -231,6 +248,14 @@ pub async fn serve<P: SharedPage, E: EventChannels>(
             }
         }
     }
+}
+
+/// The platform clock on Xen (for the latency reports); 0 elsewhere.
+fn now_ns() -> u64 {
+    #[cfg(all(target_os = "none", feature = "executor"))]
+    return crate::xen::now_ns().unwrap_or(0);
+    #[cfg(not(all(target_os = "none", feature = "executor")))]
+    0
 }
 
 #[cfg(test)]

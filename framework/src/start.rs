@@ -69,7 +69,11 @@ where
     };
     if crate::executor::run(platform, app).report() {
         // After `xl reboot` (and a graceful return) the domain ends with reason reboot.
-        power::shutdown(crate::control::CONTROL.final_reason())
+        let reason = crate::control::CONTROL.final_reason();
+        if let (Some(at), Ok(now)) = (crate::control::CONTROL.requested_at_ns(), crate::xen::now_ns()) {
+            crate::println!("xenolith: stopping ({reason:?}) {} ms after the request arrived", now.saturating_sub(at) / 1_000_000);
+        }
+        power::shutdown(reason)
     } else {
         power::shutdown(power::Reason::Crash)
     }

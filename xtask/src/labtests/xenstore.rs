@@ -123,11 +123,29 @@ fn xl_shutdown() -> Result<()> {
         trivial.as_secs_f64(),
         clean.at.saturating_sub(sent).as_secs_f64()
     );
+    // The guest's own account: from the watch event to its shutdown hypercall.
+    let inside = guest_stop_latency(&mut dom)?;
+    println!("the guest stopped {} ms after the request reached it", inside.as_millis());
     expect(&mut dom, Outcome::Poweroff)?;
+    if inside > STOP_WITHIN {
+        return Err(err!("the guest took {inside:?} from the request to its shutdown (limit {STOP_WITHIN:?})"));
+    }
     if stopped > STOP_WITHIN + trivial {
         return Err(err!("the domain took {stopped:?} to stop after xl shutdown (limit {STOP_WITHIN:?} + {trivial:?})"));
     }
     Ok(())
+}
+
+/// The framework's `xenolith: stopping (...) N ms after the request arrived` line, as a duration.
+fn guest_stop_latency(dom: &mut Domain) -> Result<Duration> {
+    let line = dom.wait_for("ms after the request arrived", LIMIT)?;
+    line.text
+        .split(") ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .map(Duration::from_millis)
+        .ok_or_else(|| err!("cannot read the stop latency in {:?}", line.text))
 }
 
 fn xl_reboot() -> Result<()> {
@@ -139,6 +157,11 @@ fn xl_reboot() -> Result<()> {
         return Err(err!("unexpected reboot line {:?}", clean.text));
     }
     println!("xl reboot -w returned after {:.2}s", stopped.as_secs_f64());
+    let inside = guest_stop_latency(&mut dom)?;
+    println!("the guest stopped {} ms after the request reached it", inside.as_millis());
+    if !dom.lines.iter().any(|l| l.text.contains("xenolith: stopping (Reboot)")) {
+        return Err(err!("the guest did not stop with reason reboot"));
+    }
     // on_reboot = "destroy" in xl-configs/hello-forever.cfg: xl sees reason reboot and destroys it.
     expect(&mut dom, Outcome::Reboot)
 }
