@@ -52,8 +52,9 @@ pub struct BackendFeatures {
     pub ipv6_csum_offload: bool,
     /// `feature-split-event-channels` (we use one channel either way).
     pub split_event_channels: bool,
-    /// `multi-queue-max-queues` (we use one queue either way).
-    pub max_queues: u32,
+    /// `multi-queue-max-queues`, if advertised (we use one queue either way, and then say so in
+    /// `multi-queue-num-queues`, as Linux netfront does).
+    pub max_queues: Option<u32>,
 }
 
 /// Parse a `feature-*` value as Linux's `xenbus_read_unsigned` does: a decimal number, nonzero is on.

@@ -6,7 +6,8 @@
 //! 3. Set up the device ([`Netfront::new`]: rings, grants, event channel, receive buffers).
 //! 4. In one transaction (retried on conflict) write `tx-ring-ref`, `rx-ring-ref`, `event-channel`,
 //!    `request-rx-copy = 1`, `feature-rx-notify = 1`, `feature-sg`, `feature-gso-tcpv4`,
-//!    `feature-no-csum-offload` (0 unless [`Config::rx_csum_offload`] is off).
+//!    `feature-no-csum-offload` (0 unless [`Config::rx_csum_offload`] is off), and
+//!    `multi-queue-num-queues = 1` if the backend advertises `multi-queue-max-queues`.
 //! 5. Switch to `Connected` and wait for the backend's `Connected`.
 //!
 //! Failures after step 3 drop the device, which revokes its grants and closes its port.
@@ -94,8 +95,7 @@ pub async fn read_backend_features<XP: SharedPage, XE: EventChannels>(
         split_event_channels: flag("feature-split-event-channels").await?,
         max_queues: read_opt(xs, &fe.backend_key("multi-queue-max-queues"))
             .await?
-            .and_then(|v| parse_u32(&v))
-            .unwrap_or(1),
+            .and_then(|v| parse_u32(&v)),
     })
 }
 
@@ -130,7 +130,7 @@ where
 {
     let cfg = dev.config();
     let flag = |b: bool| if b { "1" } else { "0" };
-    let keys = [
+    let mut keys = alloc::vec![
         ("tx-ring-ref", format!("{}", dev.tx_ring_ref().0)),
         ("rx-ring-ref", format!("{}", dev.rx_ring_ref().0)),
         ("event-channel", format!("{}", dev.port().0)),
@@ -140,6 +140,9 @@ where
         ("feature-gso-tcpv4", flag(cfg.rx_gso_tcpv4).into()),
         ("feature-no-csum-offload", flag(!cfg.rx_csum_offload).into()),
     ];
+    if dev.features().max_queues.is_some() {
+        keys.push(("multi-queue-num-queues", "1".into()));
+    }
     xs.transaction(TX_ATTEMPTS, async |tx| {
         for (k, v) in &keys {
             tx.write(&fe.key(k), v.as_bytes()).await?;

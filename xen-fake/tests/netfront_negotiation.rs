@@ -103,7 +103,8 @@ fn connects_and_publishes_the_keys_linux_netback_reads() {
     let feat = dev.features();
     assert!(feat.sg && feat.gso_tcpv4 && feat.rx_copy && feat.rx_notify);
     assert!(!feat.gso_tcpv6);
-    assert_eq!(feat.max_queues, 1);
+    assert_eq!(feat.max_queues, None);
+    assert_eq!(w.xsd.value(&format!("{f}/multi-queue-num-queues")), None);
     assert_eq!(dev.mac(), NetbackConfig::default().mac);
     let keys = w.nb.keys().unwrap();
     assert!(keys.rx_sg && !keys.rx_gso_tcpv4 && keys.rx_notify && keys.csum_offload);
@@ -373,4 +374,16 @@ fn detach_by_the_toolstack_then_reattach() {
     send(&mut dev, &frame(100, 1), TxMeta::default()).unwrap();
     assert_eq!(w.nb.process_tx()[0].data, frame(100, 1));
     assert!(w.nb.errors().is_empty(), "{:?}", w.nb.errors());
+}
+
+#[test]
+fn one_queue_is_requested_from_a_multi_queue_backend() {
+    let mut w = world(NetbackConfig {
+        max_queues: Some(4),
+        ..NetbackConfig::default()
+    });
+    let (dev, _) = w.connect(Config::default()).unwrap();
+    assert_eq!(dev.features().max_queues, Some(4));
+    assert_eq!(w.value(&format!("{}/multi-queue-num-queues", w.front)), "1");
+    assert!(w.nb.is_connected());
 }

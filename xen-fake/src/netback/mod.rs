@@ -47,6 +47,8 @@ pub struct NetbackConfig {
     pub gso_tcpv4: bool,
     /// `feature-rx-copy`
     pub rx_copy: bool,
+    /// `multi-queue-max-queues`, if advertised.
+    pub max_queues: Option<u32>,
 }
 
 impl Default for NetbackConfig {
@@ -56,6 +58,7 @@ impl Default for NetbackConfig {
             sg: true,
             gso_tcpv4: true,
             rx_copy: true,
+            max_queues: None,
         }
     }
 }

@@ -70,6 +70,12 @@ impl FakeNetback {
                 xs.dom0_write(&format!("{back}/feature-rx-copy"), flag(c.rx_copy));
                 xs.dom0_write(&format!("{back}/feature-rx-flip"), b"0");
                 xs.dom0_write(&format!("{back}/feature-rx-notify"), b"1");
+                if let Some(n) = c.max_queues {
+                    xs.dom0_write(
+                        &format!("{back}/multi-queue-max-queues"),
+                        n.to_string().as_bytes(),
+                    );
+                }
                 xs.dom0_write(&format!("{back}/state"), st::INIT_WAIT);
                 true
             }
@@ -132,6 +138,13 @@ fn read_frontend_keys(xs: &FakeXenstored, front: &str) -> Result<FrontendKeys, S
         xs.value(&format!("{front}/{k}"))
             .is_some_and(|v| parse_flag(&v))
     };
+    if let Some(v) = xs.value(&format!("{front}/multi-queue-num-queues")) {
+        if parse_u32(&v) != Some(1) {
+            return Err(format!(
+                "frontend asked for {v:?} queues; the flat layout needs 1"
+            ));
+        }
+    }
     if !flag("request-rx-copy") {
         return Err("frontend did not request rx-copy".into());
     }
