@@ -343,3 +343,89 @@ proptest! {
         prop_assert_eq!(d.grants.active(), 0, "every grant revoked once the backend let go");
     }
 }
+
+mod garbage {
+    use super::*;
+    use netfront::RX_RING_SIZE;
+    use xen_traits::{DomId, SharedPage};
+    use xenbus::front_ring::layout;
+
+    #[derive(Clone, Debug)]
+    enum Step {
+        /// Write raw response bytes into the next rx slots and advance `rsp_prod` by `advance`.
+        Rx(Vec<[u8; 8]>, u32),
+        /// Same on the tx ring.
+        Tx(Vec<[u8; 4]>, u32),
+        Send(usize),
+        Event,
+        Take,
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            (
+                proptest::collection::vec(any::<[u8; 8]>(), 0..24),
+                prop_oneof![0u32..24, any::<u32>()]
+            )
+                .prop_map(|(r, a)| Step::Rx(r, a)),
+            (
+                proptest::collection::vec(any::<[u8; 4]>(), 0..24),
+                prop_oneof![0u32..24, any::<u32>()]
+            )
+                .prop_map(|(r, a)| Step::Tx(r, a)),
+            (14usize..10_000).prop_map(Step::Send),
+            Just(Step::Event),
+            Just(Step::Take),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+        /// A backend that writes arbitrary bytes as responses and arbitrary producer indices: the driver
+        /// never panics, a broken device stays broken, and every grant is revoked at close.
+        #[test]
+        fn arbitrary_response_bytes(steps in proptest::collection::vec(step(), 1..40)) {
+            let d = direct(
+                Config { rx_buffers: 64, tx_buffers: 16, ..Config::default() },
+                NetbackConfig::default(),
+            );
+            let (mut dev, mut nb, grants) = (d.dev, d.nb, d.grants);
+            // Play the backend by hand on the raw ring pages.
+            nb.detach();
+            let rx = grants.map(DomId::DOM0, dev.rx_ring_ref(), true).unwrap();
+            let tx = grants.map(DomId::DOM0, dev.tx_ring_ref(), true).unwrap();
+            let mut broken = None;
+            for s in &steps {
+                match s {
+                    Step::Rx(rsps, advance) => {
+                        let prod = rx.read_u32(layout::RSP_PROD);
+                        for (i, r) in rsps.iter().enumerate() {
+                            let idx = prod.wrapping_add(i as u32) % RX_RING_SIZE;
+                            rx.write_bytes(layout::RING + idx as usize * 8, r);
+                        }
+                        rx.store_release_u32(layout::RSP_PROD, prod.wrapping_add(*advance));
+                    }
+                    Step::Tx(rsps, advance) => {
+                        let prod = tx.read_u32(layout::RSP_PROD);
+                        for (i, r) in rsps.iter().enumerate() {
+                            let idx = prod.wrapping_add(i as u32) % 256;
+                            tx.write_bytes(layout::RING + idx as usize * 12, r);
+                        }
+                        tx.store_release_u32(layout::RSP_PROD, prod.wrapping_add(*advance));
+                    }
+                    Step::Send(len) => { let _ = send(&mut dev, &frame(*len, 0), TxMeta::default()); }
+                    Step::Event => { let _ = dev.on_event(); }
+                    Step::Take => { let _ = dev.rx_packet(); }
+                }
+                if let Some(b) = broken {
+                    prop_assert_eq!(dev.broken(), Some(b));
+                }
+                broken = dev.broken();
+            }
+            grants.unmap(dev.rx_ring_ref());
+            grants.unmap(dev.tx_ring_ref());
+            prop_assert_eq!(dev.close().leaked_pages, 0);
+            prop_assert_eq!(grants.active(), 0);
+        }
+    }
+}
