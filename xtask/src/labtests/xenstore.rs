@@ -19,6 +19,7 @@ pub fn tests() -> Vec<LabTest> {
         LabTest { name: "xenstore::example", run: example },
         LabTest { name: "xenstore::xl_shutdown", run: xl_shutdown },
         LabTest { name: "xenstore::xl_reboot", run: xl_reboot },
+        LabTest { name: "xenstore::xl_reboot_with_restart", run: xl_reboot_with_restart },
         LabTest { name: "xenstore::sysrq_and_unknown_requests", run: sysrq_and_unknown_requests },
         LabTest { name: "xenstore::grace_period_for_an_app_that_ignores_shutdown", run: grace_period },
         LabTest { name: "xenstore::xl_shutdown_of_an_app_that_does_not_listen", run: not_listening },
@@ -232,6 +233,47 @@ fn not_listening() -> Result<()> {
     expect(&mut dom, Outcome::Poweroff)?;
     if stopped > STOP_WITHIN + trivial {
         return Err(err!("the domain took {stopped:?} to stop (limit {STOP_WITHIN:?} + {trivial:?})"));
+    }
+    Ok(())
+}
+
+/// With `on_reboot = "restart"` (overriding the config), `xl reboot` brings up a fresh instance, which
+/// `xl shutdown` then powers off. `Domain` follows one domain id and takes its disappearance during the
+/// restart for its end, so the new instance is followed here through xl and the console log directly:
+/// each check is one dom0 round trip, which paces the loop.
+fn xl_reboot_with_restart() -> Result<()> {
+    let mut dom = boot("hello-forever", vec![("on_reboot", "\"restart\"".into())])?;
+    let first = dom.domid;
+    dom.wait_for("hello-forever: tick 1", LIMIT)?;
+    dom.dom0(&format!("xl reboot -w {}", dom.name))?;
+    let start = Instant::now();
+    let console = Layout::new().console_log(&dom.name);
+    let (second, up) = loop {
+        if start.elapsed() > LIMIT {
+            return Err(err!("no new instance of {} came up within {LIMIT:?} of xl reboot", dom.name));
+        }
+        let (code, out) = client::sh(&format!("xl domid {} 2>/dev/null", dom.name))?;
+        let Some(id) = out.trim().parse::<u32>().ok().filter(|&id| code == 0 && id != first) else { continue };
+        let text = std::fs::read_to_string(&console).unwrap_or_default();
+        if let Some(line) = text.lines().find(|l| l.contains(&format!("up as hello-forever (domid {id})"))) {
+            break (id, line.to_string());
+        }
+    };
+    println!("restarted as domid {second} {:.2}s after xl reboot returned: {up}", start.elapsed().as_secs_f64());
+    let (code, out) = client::sh(&format!("xl shutdown -w {}", dom.name))?;
+    if code != 0 {
+        return Err(err!("xl shutdown of the new instance failed: {out}"));
+    }
+    let text = std::fs::read_to_string(&console).unwrap_or_default();
+    let after_restart = &text[text.find(&up).unwrap_or(0)..];
+    if !after_restart.contains("poweroff requested after") || !after_restart.contains("xenolith: stopping (Poweroff)") {
+        return Err(err!("the new instance did not stop cleanly:\n{after_restart}"));
+    }
+    let log = std::fs::read_to_string(Layout::new().xl_log(&dom.name)).unwrap_or_default();
+    let reasons = shutdown_reasons(&log);
+    println!("shutdown reasons in xl's log: {reasons:?}");
+    if reasons != [1, 0] {
+        return Err(err!("expected a reboot then a poweroff in xl's log, got {reasons:?}"));
     }
     Ok(())
 }
