@@ -249,6 +249,12 @@ impl<P: SharedPage, G: GrantTable, E: EventChannels> Netfront<P, G, E> {
         XEN_NETIF_MAX_TX_SIZE.min(pages * PAGE_SIZE)
     }
 
+    /// Notify the backend unconditionally (after connecting, as Linux netfront does: requests published
+    /// before the backend bound the channel were never signalled).
+    pub fn kick(&self) {
+        self.evtchn.notify(self.port);
+    }
+
     fn fail(&mut self, b: Broken) -> Broken {
         if self.broken.is_none() {
             log::error!(

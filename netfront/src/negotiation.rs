@@ -8,7 +8,7 @@
 //!    `request-rx-copy = 1`, `feature-rx-notify = 1`, `feature-sg`, `feature-gso-tcpv4`,
 //!    `feature-no-csum-offload` (0 unless [`Config::rx_csum_offload`] is off), and
 //!    `multi-queue-num-queues = 1` if the backend advertises `multi-queue-max-queues`.
-//! 5. Switch to `Connected` and wait for the backend's `Connected`.
+//! 5. Switch to `Connected`, wait for the backend's `Connected`, kick the event channel.
 //!
 //! Failures after step 3 drop the device, which revokes its grants and closes its port.
 
@@ -192,6 +192,7 @@ where
     fe.switch_state(xs, XenbusState::Connected).await?;
     fe.wait_for_backend(xs, |s| s == XenbusState::Connected)
         .await?;
+    dev.kick();
     log::info!(
         "netfront: {} connected to {} (mac {:02x?}, sg {}, gso-tcpv4 {})",
         fe.nodename(),

@@ -108,6 +108,7 @@ fn connects_and_publishes_the_keys_linux_netback_reads() {
     assert_eq!(dev.mac(), NetbackConfig::default().mac);
     let keys = w.nb.keys().unwrap();
     assert!(keys.rx_sg && !keys.rx_gso_tcpv4 && keys.rx_notify && keys.csum_offload);
+    assert!(w.nb.take_notification(), "kicked once connected");
     // The keys were written in one transaction.
     assert_eq!(w.xsd.commit_stats().0, 1);
 }
@@ -116,6 +117,7 @@ fn connects_and_publishes_the_keys_linux_netback_reads() {
 fn traffic_flows_over_the_negotiated_device() {
     let mut w = world(NetbackConfig::default());
     let (mut dev, _fe) = w.connect(Config::default()).unwrap();
+    assert!(w.nb.take_notification(), "the connect kick");
     let f = frame(1514, 7);
     send(&mut dev, &f, TxMeta::default()).unwrap();
     assert!(w.nb.take_notification());
