@@ -51,7 +51,7 @@ impl OwnedPage {
 
     fn word(&self, off: usize) -> &AtomicU32 {
         self.check(off, 4);
-        assert!(off % 4 == 0, "unaligned 32-bit page access (driver bug)");
+        assert!(off.is_multiple_of(4), "unaligned 32-bit page access (driver bug)");
         // SAFETY: an aligned word inside the page (checked above), which lives as long as `self`; it is
         // only accessed atomically.
         unsafe { AtomicU32::from_ptr(self.ptr.as_ptr().add(off).cast()) }

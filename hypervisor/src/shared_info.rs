@@ -72,14 +72,14 @@ impl SharedInfo {
     }
 
     fn u64_at(&self, offset: usize) -> &AtomicU64 {
-        assert!(offset % 8 == 0);
+        assert!(offset.is_multiple_of(8));
         // SAFETY: an 8-byte-aligned word inside the mapped page (ptr checks the range), which lives for
         // the program; it is only accessed atomically, by us and by Xen.
         unsafe { AtomicU64::from_ptr(self.ptr(offset).cast()) }
     }
 
     fn u32_at(&self, offset: usize) -> &AtomicU32 {
-        assert!(offset % 4 == 0);
+        assert!(offset.is_multiple_of(4));
         // SAFETY: as `u64_at`, for an aligned 32-bit word.
         unsafe { AtomicU32::from_ptr(self.ptr(offset).cast()) }
     }

@@ -57,7 +57,7 @@ pub fn walk_stack(rbp: u64, stack: Range<u64>, read: impl Fn(u64) -> u64, out: &
     let mut fp = rbp;
     let mut n = 0;
     while n < out.len() {
-        let in_range = fp % 8 == 0 && fp >= stack.start && fp.checked_add(16).is_some_and(|e| e <= stack.end);
+        let in_range = fp.is_multiple_of(8) && fp >= stack.start && fp.checked_add(16).is_some_and(|e| e <= stack.end);
         if !in_range {
             break;
         }

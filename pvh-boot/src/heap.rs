@@ -149,7 +149,8 @@ mod tests {
         let mut slots = HighSlots::default();
         slots.insert(4);
         let high = HighRam { slots, mapped_bytes: gib, unmapped_bytes: gib, used_1g_pages: true };
-        let p = plan(&map, &high, &[0x10_0000..0x20_0000]);
+        let image = 0x10_0000..0x20_0000;
+        let p = plan(&map, &high, core::slice::from_ref(&image));
         assert_eq!(p.ranges().collect::<Vec<_>>(), vec![0x20_0000..0xf000_0000, 4 * gib..5 * gib]);
     }
 

@@ -10,7 +10,7 @@
 
 /// Ports of the 2-level ABI on x86-64: 64 words of 64 bits.
 pub const NR_PORTS: u32 = 4096;
-const WORDS: u32 = NR_PORTS / 64;
+const _: () = assert!(NR_PORTS / 64 == 64, "one 64-bit selector covers every word");
 
 /// The bitmaps a scan reads. Every access must be a single atomic (or volatile) access: Xen and other
 /// vCPUs change the bits concurrently.
@@ -90,7 +90,6 @@ impl Scanner {
             covered += span;
             port = (port + span) % NR_PORTS;
         }
-        debug_assert!(WORDS == 64);
         served
     }
 }
