@@ -232,7 +232,7 @@ pub async fn serve<P: SharedPage, E: EventChannels>(
                     crate::println!("xenolith: control: ignoring shutdown request {request:?}");
                     continue;
                 };
-                crate::println!("xenolith: control: {s} requested (acknowledged in {} us)", (now_ns() - at) / 1000);
+                crate::println!("xenolith: control: {s} requested (acknowledged in {} us)", now_ns().saturating_sub(at) / 1000);
                 if control.request_at(s, at) {
                     sleep(grace).await;
                     crate::println!("xenolith: control: the application did not stop within {grace:?}; stopping");
