@@ -1,6 +1,10 @@
 //! Grant table self-test on Xen: grants 600 pages (or `extra = "N"`) to dom0 read-only, more than the
 //! first grant frame holds (504 usable references), so the table grows; revokes them all; checks that
 //! freed references are reused (last freed first) and that revoking twice or a reserved reference is refused.
+//!
+//! With `extra = "N map"` it then grants one more page to dom0 and waits (up to 120 s) for dom0 to map
+//! it (the lab test does, through /dev/xen/gntdev): while dom0 maps the page, revoking must fail and the
+//! reference stay granted; once dom0 unmaps it, the revoke succeeds.
 #![no_std]
 #![no_main]
 
@@ -8,13 +12,18 @@ extern crate alloc;
 
 use alloc::vec::Vec;
 
+use core::time::Duration;
+
+use xenolith::executor::{sleep, Instant};
 use xenolith::xen::grants::{frames, grants, OwnedPage};
 use xenolith::xen::{DomId, GrantRef, RevokeError, SharedPage};
 use xenolith::{println, Context};
 
 #[xenolith::main]
 async fn main(ctx: Context) -> Result<(), &'static str> {
-    let n: usize = ctx.cmdline().trim().parse().unwrap_or(600);
+    let mut args = ctx.cmdline().split_whitespace();
+    let n: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(600);
+    let with_map = args.next() == Some("map");
     let (f0, max) = frames().map_err(|_| "grant table setup failed")?;
     println!("grants: table has {f0} frame(s), Xen allows {max}");
     let mut pages = Vec::with_capacity(n);
@@ -55,6 +64,40 @@ async fn main(ctx: Context) -> Result<(), &'static str> {
     if revoked != n || !twice || !reserved || !reused || f1 <= f0 && n > 504 {
         return Err("grant self-test failed");
     }
+    drop(g);
+    if with_map {
+        revoke_while_mapped(&pages[0]).await?;
+    }
     println!("grants: done");
+    Ok(())
+}
+
+/// Grants `page` to dom0, waits for dom0 to map it, checks that revoking fails while it is mapped and
+/// succeeds after dom0 unmapped it.
+async fn revoke_while_mapped(page: &OwnedPage) -> Result<(), &'static str> {
+    let r = grants().map_err(|_| "grant table")?.grant(DomId(0), page.pfn(), true).map_err(|_| "grant failed")?;
+    println!("grants: map-me ref={}", r.0);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !grants().map_err(|_| "grant table")?.in_use(r) {
+        if Instant::now() > deadline {
+            return Err("dom0 never mapped the page");
+        }
+        sleep(Duration::from_millis(20)).await;
+    }
+    let refused = grants().map_err(|_| "grant table")?.revoke(r);
+    println!("grants: dom0 maps ref {}: revoke -> {:?}", r.0, refused);
+    if refused != Err(RevokeError::StillInUse) {
+        return Err("revoke succeeded while dom0 mapped the page");
+    }
+    loop {
+        // The table lock is released before any await.
+        let result = grants().map_err(|_| "grant table")?.revoke(r);
+        match result {
+            Ok(()) => break,
+            Err(RevokeError::StillInUse) if Instant::now() < deadline => sleep(Duration::from_millis(20)).await,
+            Err(_) => return Err("revoke after dom0 unmapped failed"),
+        }
+    }
+    println!("grants: dom0 unmapped ref {}: revoke -> Ok", r.0);
     Ok(())
 }

@@ -93,12 +93,45 @@ fn evtchn() -> Result<()> {
     expect_poweroff(&mut dom)
 }
 
+/// Maps grant `REF` of domain `DOMID` read-only through /dev/xen/gntdev (IOCTL_GNTDEV_MAP_GRANT_REF,
+/// then mmap), prints the page's first bytes, holds the mapping for 3 s and unmaps it.
+const GNTDEV_MAP: &str = r#"python3 - DOMID REF <<'EOF'
+import ctypes, fcntl, mmap, os, struct, sys, time
+domid, ref = int(sys.argv[1]), int(sys.argv[2])
+fd = os.open("/dev/xen/gntdev", os.O_RDWR)
+# struct ioctl_gntdev_map_grant_ref { u32 count, pad; u64 index; { u32 domid, ref } refs[1]; }
+arg = bytearray(struct.pack("=IIQII", 1, 0, 0, domid, ref))
+fcntl.ioctl(fd, (24 << 16) | (ord("G") << 8) | 0, arg)
+index = struct.unpack_from("=Q", arg, 8)[0]
+m = mmap.mmap(fd, 4096, mmap.MAP_SHARED, mmap.PROT_READ, offset=index)
+print("dom0 mapped: %r" % m[:15])
+time.sleep(3)
+m.close()
+# struct ioctl_gntdev_unmap_grant_ref { u64 index; u32 count, pad; }
+fcntl.ioctl(fd, (16 << 16) | (ord("G") << 8) | 1, bytearray(struct.pack("=QII", index, 1, 0)))
+os.close(fd)
+print("dom0 unmapped")
+EOF"#;
+
 fn grants() -> Result<()> {
-    let mut dom = boot("grants")?;
+    images::build("grants")?;
+    let mut dom = Domain::create("grants", CreateOpts { overrides: vec![("extra", "\"600 map\"".into())], echo: true })?;
     let line = dom.wait_for("grants: granted", LIMIT)?;
     println!("core::grants: {}", line.text);
     dom.wait_for("grants: revoked 600/600", LIMIT)?;
     dom.wait_for("double revoke refused true, reserved ref refused true, last freed ref reused first true", LIMIT)?;
+    let me = dom.wait_for("grants: map-me ref=", LIMIT)?;
+    let gref = number_after(&me.text, "ref=").ok_or_else(|| err!("no ref in {:?}", me.text))?;
+    let out = dom.dom0(&GNTDEV_MAP.replace("DOMID REF", &format!("{} {gref}", dom.domid)))?;
+    if !out.contains("dom0 mapped: b'xenolith grant '") {
+        return Err(err!("dom0 did not read the granted page: {out:?}"));
+    }
+    let refused = dom.wait_for("grants: dom0 maps ref", LIMIT)?;
+    println!("core::grants: {}", refused.text);
+    if !refused.text.contains("Err(StillInUse)") {
+        return Err(err!("revoke while mapped: {:?}", refused.text));
+    }
+    dom.wait_for("revoke -> Ok", LIMIT)?;
     dom.wait_for("grants: done", LIMIT)?;
     expect_poweroff(&mut dom)
 }
