@@ -26,6 +26,8 @@ pub mod context;
 #[cfg(any(test, feature = "executor"))]
 pub mod control;
 pub mod crash;
+#[cfg(any(test, feature = "net"))]
+pub mod net;
 #[cfg(any(test, feature = "executor"))]
 pub mod executor;
 pub mod power;

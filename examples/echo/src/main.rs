@@ -1,0 +1,115 @@
+//! echo: TCP and UDP echo (RFC 862) on port 7 of `eth0`, over xenolith::net (netfront + smoltcp).
+//!
+//! The address comes from DHCP, or from the command line: `extra = "ip=10.99.0.50/24 gw=10.99.0.1"`.
+//! Every TCP connection is served by its own task: what arrives is sent back until the peer closes
+//! its side, then the connection is closed. Each UDP datagram is sent back to its sender. On
+//! `xl shutdown` it prints its counters and powers off.
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+
+use alloc::rc::Rc;
+use core::cell::Cell;
+use core::pin::pin;
+
+use xenolith::executor::{select, Either, Instant, LocalSet};
+use xenolith::net::{self, Net, TcpListener, TcpStream, UdpSocket};
+use xenolith::{println, shutdown_requested, Context};
+
+const PORT: u16 = 7;
+
+#[derive(Default)]
+struct Counters {
+    connections: Cell<u64>,
+    tcp_bytes: Cell<u64>,
+    datagrams: Cell<u64>,
+}
+
+async fn serve_tcp(mut stream: TcpStream, n: u64, counters: Rc<Counters>) {
+    let started = Instant::now();
+    let mut buf = [0u8; 4096];
+    let mut total = 0u64;
+    let result = loop {
+        match stream.read(&mut buf).await {
+            Ok(0) => break Ok(()),
+            Ok(k) => {
+                if let Err(e) = stream.write_all(&buf[..k]).await {
+                    break Err(e);
+                }
+                total += k as u64;
+                counters.tcp_bytes.set(counters.tcp_bytes.get() + k as u64);
+            }
+            Err(e) => break Err(e),
+        }
+    };
+    let ms = started.elapsed().as_millis();
+    match result {
+        Ok(()) => {
+            // Everything echoed is queued; the close sends FIN after it.
+            let _ = stream.flush().await;
+            println!("echo: tcp #{n} closed after {total} bytes in {ms} ms");
+        }
+        Err(e) => println!("echo: tcp #{n} ended after {total} bytes: {e}"),
+    }
+    stream.close();
+}
+
+async fn tcp(net: Net, local: LocalSet, counters: Rc<Counters>) -> Result<(), net::Error> {
+    let mut listener = TcpListener::bind(&net, PORT)?;
+    loop {
+        let (stream, peer) = listener.accept().await?;
+        let n = counters.connections.get() + 1;
+        counters.connections.set(n);
+        println!("echo: tcp #{n} from {peer}");
+        drop(local.spawn(serve_tcp(stream, n, counters.clone())));
+    }
+}
+
+async fn udp(net: Net, counters: Rc<Counters>) -> Result<(), net::Error> {
+    let socket = UdpSocket::bind(&net, PORT)?;
+    let mut buf = [0u8; 2048];
+    loop {
+        let (n, from) = socket.recv_from(&mut buf).await?;
+        counters.datagrams.set(counters.datagrams.get() + 1);
+        println!("echo: udp {n} bytes from {from}");
+        socket.send_to(&buf[..n], from).await?;
+    }
+}
+
+#[xenolith::main]
+async fn main(ctx: Context) -> Result<(), &'static str> {
+    let mut stop = pin!(shutdown_requested());
+    let local = LocalSet::new();
+    let counters = Rc::new(Counters::default());
+    let app = async {
+        let net = match net::start(&ctx, &local).await {
+            Ok(n) => n,
+            Err(e) => {
+                println!("echo: no network: {e}");
+                return Err("no network");
+            }
+        };
+        let c = net.configured().await;
+        println!("echo: listening on {}:{PORT} (tcp, udp)", c.address.address());
+        let udp_task = local.spawn(udp(net.clone(), counters.clone()));
+        let r = tcp(net, local.clone(), counters.clone()).await;
+        drop(udp_task);
+        r.map_err(|e| {
+            println!("echo: tcp listener failed: {e}");
+            "tcp listener failed"
+        })
+    };
+    match select(local.run_until(app), stop.as_mut()).await {
+        Either::Left(r) => r,
+        Either::Right(why) => {
+            println!(
+                "echo: {why} requested: {} tcp connections, {} bytes echoed, {} datagrams; goodbye",
+                counters.connections.get(),
+                counters.tcp_bytes.get(),
+                counters.datagrams.get()
+            );
+            Ok(())
+        }
+    }
+}
