@@ -1,6 +1,7 @@
 //! Tests that run in the lab, against real Xen. Each waits for explicit markers with generous
 //! timeouts (TCG is slow) and prints what it saw, so a log shows the evidence.
 
+mod block;
 mod boot;
 #[path = "core.rs"] mod core_tests;
 mod dom0;
@@ -20,6 +21,7 @@ pub fn all() -> Vec<LabTest> {
     v.extend(boot::tests());
     v.extend(linux_ref::tests());
     v.extend(xenstore::tests());
+    v.extend(block::tests());
     v.extend(core_tests::tests());
     v
 }
