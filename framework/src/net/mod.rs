@@ -31,6 +31,8 @@ pub mod dhcp;
 pub mod interface;
 pub mod tcp;
 pub mod udp;
+#[cfg(test)]
+mod tests;
 #[cfg(all(target_os = "none", feature = "net"))]
 mod xen;
 
