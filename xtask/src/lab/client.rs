@@ -10,7 +10,7 @@ use crate::err;
 use crate::util::{Context, Result};
 
 /// How long a command may stay silent before the client gives up on it.
-pub const DEFAULT_SILENCE: Duration = Duration::from_secs(600);
+pub const DEFAULT_SILENCE: Duration = Duration::from_secs(300);
 
 fn connect() -> Result<TcpStream> {
     let l = Layout::new();
