@@ -63,4 +63,4 @@ pub use yield_now::{yield_now, YieldNow};
 #[cfg(test)]
 mod fake;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -19,8 +19,9 @@ use super::fake::FakePlatform;
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
-/// Takes the executor-test lock (also after a test that held it panicked).
-fn serial() -> MutexGuard<'static, ()> {
+/// Takes the executor-test lock (also after a test that held it panicked). Every test in the crate that
+/// runs the executor takes it (the executor is global).
+pub(crate) fn serial() -> MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(PoisonError::into_inner)
 }
 

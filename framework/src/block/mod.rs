@@ -292,7 +292,10 @@ mod xen {
 pub use xen::{connect, open, open_all, OpenError, XenDisk};
 
 #[cfg(test)]
-mod tests {
+mod tests;
+
+#[cfg(test)]
+mod names {
     use super::*;
 
     #[test]
