@@ -249,10 +249,12 @@ impl Domain {
 
     /// Has the domain ended? Looks at xl's log, then at whether the domain still exists.
     fn check_end(&mut self) -> Result<Option<Outcome>> {
-        let reasons = shutdown_reasons(&fs::read_to_string(&self.xl_log).unwrap_or_default());
-        let reboots = reasons.iter().filter(|&&r| r == 1).count();
+        // Ask whether the domain exists before reading xl's log: xl logs the shutdown before it
+        // destroys the domain, so a domain found gone has its reason in the log already.
         let (code, list) = client::sh(&format!("xl list {} 2>/dev/null", self.name))?;
         let exists = code == 0;
+        let reasons = shutdown_reasons(&fs::read_to_string(&self.xl_log).unwrap_or_default());
+        let reboots = reasons.iter().filter(|&&r| r == 1).count();
         if exists && reboots > MAX_REBOOTS {
             let _ = client::sh(&format!("xl destroy {}", self.name));
             return Ok(Some(Outcome::RebootLoop));
