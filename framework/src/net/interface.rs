@@ -173,8 +173,11 @@ impl Shared {
         self.set_config(Some(Configured { address, gateway, origin, after_ms }));
     }
 
-    /// Drops the address (a DHCP lease lost).
+    /// Drops the address (a DHCP lease lost; smoltcp also reports this once as its client starts).
     pub(crate) fn unapply(&mut self) {
+        if self.config.is_none() {
+            return;
+        }
         self.iface.update_ip_addrs(|addrs| addrs.clear());
         self.iface.routes_mut().remove_default_ipv4_route();
         crate::println!("net: {} lost its address", self.name);
