@@ -11,7 +11,7 @@ use xenolith::xen::platform::stats;
 use xenolith::{println, Context};
 
 /// Seconds the domain stays up (idle) after reporting.
-const HOLD_SECS: u64 = 5;
+const HOLD_SECS: u64 = 15;
 
 #[xenolith::main]
 async fn main(ctx: Context) -> Result<(), &'static str> {
