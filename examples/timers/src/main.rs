@@ -40,6 +40,9 @@ async fn ticker(period_ms: u64, start: Instant, end: Instant) -> Report {
 async fn main(ctx: Context) -> Result<(), &'static str> {
     let secs: u64 = ctx.cmdline().trim().parse().unwrap_or(10);
     println!("timers: 3 tasks (100 ms, 250 ms, 1 s) for {secs} s");
+    if let Ok((sec, nsec)) = xenolith::xen::wall_clock() {
+        println!("timers: wall clock {sec}.{:03} s since the epoch (shared_info + PV clock)", nsec / 1_000_000);
+    }
     let start = Instant::now();
     let end = start + Duration::from_secs(secs);
     let tasks = [spawn(ticker(100, start, end)), spawn(ticker(250, start, end)), spawn(ticker(1000, start, end))];
