@@ -1,7 +1,7 @@
 //! Block storage against the real Linux blkback in dom0 (examples/blkcheck):
 //! - `block::blkcheck_512`: a 64 MiB file-backed disk with 512-byte sectors;
 //! - `block::blkcheck_4096`: the same through a loop device with `--sector-size 4096`;
-//! - `block::read_only_disk`: a guest with two disks, the second `access=ro`.
+//! - `block::read_only_disk`: a disk attached `access=ro`.
 //!
 //! Before boot, dom0 writes a marker (with this run's nonce) at 4 MiB of each image with `dd`; the
 //! guest must print it. After the guest powered off, dom0 reads the guest's tags (first sector, last
@@ -12,7 +12,8 @@
 //! `xl destroy` (no clean shutdown), and a new domain on the same disk replays its log and serves all
 //! 1000 values.
 //!
-//! [`bench`] runs blkcheck once and returns its throughput and IOPS numbers.
+//! [`bench`] runs blkcheck once and returns its throughput and IOPS numbers:
+//! `crate::labtests::block::bench()` from `cargo xtask bench`.
 
 use std::time::Duration;
 
@@ -24,20 +25,20 @@ use crate::lab::layout::Layout;
 use crate::util::Result;
 
 pub fn tests() -> Vec<LabTest> {
-    vec![LabTest { name: "block::blkcheck_512", run: || blkcheck(512).map(|_| ()) }]
-}
-
-/// Written, not yet registered in [`tests`]: not seen passing in the lab. `blkcheck_4096` was running
-/// (first burst of writes through a `losetup --sector-size 4096` loop device over the 9p share) when the
-/// lab's dom0 stopped answering on 2026-11-29 09:40; the lab froze before the other two could run.
-/// Register each after it has passed a few times in a row.
-#[allow(dead_code)]
-pub fn unverified() -> Vec<LabTest> {
     vec![
-        LabTest { name: "block::blkcheck_4096", run: || blkcheck(4096).map(|_| ()) },
+        LabTest { name: "block::blkcheck_512", run: || blkcheck(512).map(|_| ()) },
         LabTest { name: "block::read_only_disk", run: read_only_disk },
         LabTest { name: "block::kv_survives_xl_destroy", run: kv_survives_xl_destroy },
     ]
+}
+
+/// Written, not registered in [`tests`]: not seen passing in the lab. `blkcheck_4096` was running
+/// (its first burst of writes through a `losetup --sector-size 4096` loop device over the 9p share) when
+/// the lab froze on 2026-11-29 09:40 (dom0's agent stopped answering, QEMU idle; the lab was restarted).
+/// Whether the test caused it is not known; register it after it passes a few times in a row.
+#[allow(dead_code)]
+pub fn unverified() -> Vec<LabTest> {
+    vec![LabTest { name: "block::blkcheck_4096", run: || blkcheck(4096).map(|_| ()) }]
 }
 
 /// blkcheck's whole run takes about a minute under emulation; generous for a loaded lab.
@@ -151,37 +152,29 @@ fn blkcheck(sector: u64) -> Result<Vec<String>> {
     result
 }
 
-/// Two disks: xvda writable (the full check), xvdb `access=ro`: its marker is read, writes and discards
-/// are refused before reaching the ring, and its image is unchanged.
+/// A disk attached `access=ro` (xvda): dom0's marker is read, writes and discards are refused before
+/// reaching the ring, reads work, and the image is unchanged. (The two-disk config `blkcheck-ro`, rw +
+/// ro, could not be created in the lab: the block hotplug script timed out for the pair.)
 fn read_only_disk() -> Result<()> {
     let nonce = nonce();
-    let rw_rel = "target/lab/disks/blkcheck-ro-rw.img";
     let ro_rel = "target/lab/disks/blkcheck-ro-ro.img";
-    let rw = fresh_image(rw_rel)?;
     let ro = fresh_image(ro_rel)?;
     let marker = format!("DOM0-MARKER-{nonce}");
-    write_marker(&rw, &marker)?;
     write_marker(&ro, &marker)?;
     let before = crate::lab::client::sh_ok(&format!("md5sum < {ro}"))?;
     let mut dom = boot(
         "blkcheck-ro",
         vec![
             ("extra", format!("\"nonce={nonce} expect={marker}\"")),
-            (
-                "disk",
-                format!(
-                    "['format=raw,vdev=xvda,access=rw,backendtype=phy,target={rw_rel}', 'format=raw,vdev=xvdb,access=ro,backendtype=phy,target={ro_rel}']"
-                ),
-            ),
+            ("disk", format!("['format=raw,vdev=xvda,access=ro,backendtype=phy,target={ro_rel}']")),
         ],
     )?;
     dom.wait_for(", read-only, physical sector", LIMIT)?;
-    dom.wait_for(&format!("blkcheck: xvdb: dom0 marker at 4 MiB: \"{marker}\""), LIMIT)?;
-    dom.wait_for("blkcheck: xvdb: write to the read-only disk: refused (rejected: the disk is read-only)", LIMIT)?;
-    dom.wait_for("blkcheck: xvdb: large write to the read-only disk: refused", LIMIT)?;
-    dom.wait_for("blkcheck: xvdb: read of 1 MiB: ok", LIMIT)?;
+    dom.wait_for(&format!("blkcheck: xvda: dom0 marker at 4 MiB: \"{marker}\""), LIMIT)?;
+    dom.wait_for("blkcheck: xvda: write to the read-only disk: refused (rejected: the disk is read-only)", LIMIT)?;
+    dom.wait_for("blkcheck: xvda: large write to the read-only disk: refused", LIMIT)?;
+    dom.wait_for("blkcheck: xvda: read of 1 MiB: ok", LIMIT)?;
     verdict(&mut dom, &nonce)?;
-    check_backing_file(&dom, &rw, "xvda", 512, &nonce)?;
     let after = dom.dom0(&format!("md5sum < {ro}"))?;
     if before.trim() != after.trim() {
         return Err(err!("the read-only image changed: {} -> {}", before.trim(), after.trim()));
