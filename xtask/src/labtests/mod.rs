@@ -1,7 +1,7 @@
 //! Tests that run in the lab, against real Xen. Each waits for explicit markers with generous
 //! timeouts (TCG is slow) and prints what it saw, so a log shows the evidence.
 
-mod block;
+pub(crate) mod block;
 mod boot;
 #[path = "core.rs"] mod core_tests;
 mod dom0;
