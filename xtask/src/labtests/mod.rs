@@ -6,6 +6,7 @@ mod boot;
 #[path = "core.rs"] mod core_tests;
 mod dom0;
 mod linux_ref;
+mod net;
 mod xenstore;
 
 use crate::util::Result;
@@ -37,5 +38,6 @@ pub fn all() -> Vec<LabTest> {
     v.extend(xenstore::tests());
     v.extend(block::tests());
     v.extend(core_tests::tests());
+    v.extend(net::tests());
     v
 }
