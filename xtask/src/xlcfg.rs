@@ -83,30 +83,32 @@ pub fn stage_boot_files(cfg: &str, dir: &str, name: &str) -> (String, Vec<(Strin
 
 /// `target=PATH` inside disk specs (up to the next comma or quote) made absolute.
 fn rewrite_targets(line: &str, share: &str) -> String {
+    map_targets(line, |path| absolutize(path, share))
+}
+
+/// `line` with each `target=PATH` (up to the next comma or quote) replaced by `f(PATH)`.
+fn map_targets(line: &str, mut f: impl FnMut(&str) -> String) -> String {
     let mut out = String::new();
     let mut rest = line;
     while let Some(i) = rest.find("target=") {
         let (head, tail) = rest.split_at(i + "target=".len());
         out.push_str(head);
         let end = tail.find([',', '\'', '"']).unwrap_or(tail.len());
-        out.push_str(&absolutize(&tail[..end], share));
+        out.push_str(&f(&tail[..end]));
         rest = &tail[end..];
     }
     out.push_str(rest);
     out
 }
 
-/// Relative disk `target=` paths of a config (to create missing scratch disks).
+/// Disk `target=` paths of a config (to create missing scratch disks).
 pub fn disk_targets(cfg: &str) -> Vec<String> {
     let mut v = Vec::new();
     for line in cfg.lines().filter(|l| !l.trim_start().starts_with('#')) {
-        let mut rest = line;
-        while let Some(i) = rest.find("target=") {
-            let tail = &rest[i + "target=".len()..];
-            let end = tail.find([',', '\'', '"']).unwrap_or(tail.len());
-            v.push(tail[..end].to_string());
-            rest = &tail[end..];
-        }
+        map_targets(line, |path| {
+            v.push(path.to_string());
+            path.to_string()
+        });
     }
     v
 }
