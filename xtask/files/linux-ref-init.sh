@@ -1,8 +1,8 @@
 #!/bin/busybox sh
 # PID 1 of the Linux PVH reference guest: xen-netfront, xen-blkfront, DHCP, a disk marker.
 # Kernel command line: xenolith.mode=run (default: report and power off) | test (stay up until
-# `xl shutdown`) | serve (stay up and run services for benchmarks); xenolith.nonce=WORD (written
-# into the disk marker so a test cannot read a stale one).
+# `xl shutdown`) | NAME (a benchmark mode: runs /modes/NAME.sh, from xtask/files/linux-ref-mode-NAME.sh);
+# xenolith.nonce=WORD (written into the disk marker so a test cannot read a stale one).
 /bin/busybox --install -s
 export PATH=/sbin:/bin:/usr/sbin:/usr/bin
 mount -t proc proc /proc
@@ -51,9 +51,10 @@ fi
 
 case "$mode" in
     run) say "done"; /sbin/poweroff ;;
-    serve)
-        httpd -p 80 -h /tmp 2>/dev/null
-        say "serving" ;;
+    test) ;;
+    *)
+        # Benchmark modes, one file each: xtask/files/linux-ref-mode-NAME.sh.
+        if [ -f "/modes/$mode.sh" ]; then . "/modes/$mode.sh"; else say "unknown mode $mode"; fi ;;
 esac
 say "ready"
 while true; do sleep 3600; done

@@ -20,6 +20,11 @@ const DOM0_PACKAGES: &str =
 const ROOTFS_SETUP: &str = include_str!("../../files/rootfs-setup.sh");
 const DOM0_INIT: &str = include_str!("../../files/dom0-init.sh");
 const REF_INIT: &str = include_str!("../../files/linux-ref-init.sh");
+/// Benchmark modes of the reference guest (`xenolith.mode=NAME` runs `/modes/NAME.sh`), one file each.
+const REF_MODES: &[(&str, &str)] = &[
+    ("serve", include_str!("../../files/linux-ref-mode-serve.sh")),
+    ("blkbench", include_str!("../../files/linux-ref-mode-blkbench.sh")),
+];
 
 fn mirror() -> String {
     std::env::var("XENOLITH_DEBIAN_MIRROR").unwrap_or_else(|_| "http://deb.debian.org/debian".into())
@@ -80,7 +85,8 @@ pub fn build(p: &Progress) -> Result<()> {
     }
 
     let busybox = fs::read("/bin/busybox").unwrap_or_default();
-    let ref_key = fnv1a(&busybox, fnv1a(REF_INIT.as_bytes(), rootfs_key));
+    let modes_key = REF_MODES.iter().fold(rootfs_key, |k, (n, m)| fnv1a(m.as_bytes(), fnv1a(n.as_bytes(), k)));
+    let ref_key = fnv1a(&busybox, fnv1a(REF_INIT.as_bytes(), modes_key));
     let reference = Stamp { layout: &l, name: "linux-ref", key: ref_key };
     if !reference.fresh() || !l.ref_initrd().exists() {
         need_root_and_host(p)?;
@@ -215,12 +221,15 @@ fn pack_reference_guest(p: &Progress, l: &Layout, stamp: &Stamp) -> Result<()> {
     if dir.exists() {
         fs::remove_dir_all(&dir)?;
     }
-    for d in ["bin", "sbin", "usr/bin", "usr/sbin", "proc", "sys", "dev", "tmp", "etc", "lib/modules"] {
+    for d in ["bin", "sbin", "usr/bin", "usr/sbin", "proc", "sys", "dev", "tmp", "etc", "lib/modules", "modes"] {
         fs::create_dir_all(dir.join(d))?;
     }
     fs::copy("/bin/busybox", dir.join("bin/busybox"))?;
     fs::write(dir.join("init"), REF_INIT)?;
     set_exec(&dir.join("init"))?;
+    for (name, script) in REF_MODES {
+        fs::write(dir.join("modes").join(format!("{name}.sh")), script)?;
+    }
     let modules = find_one(&l.rootfs().join("lib/modules"), |_| true)?;
     for name in ["xen-netfront.ko", "xen-blkfront.ko"] {
         let found = output(Command::new("find").arg(&modules).args(["-name", name]))?;
