@@ -33,6 +33,11 @@ impl Stats {
         let median = if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 };
         Some(Stats { min: v[0], median, max: v[n - 1] })
     }
+
+    /// A single measurement.
+    pub fn one(x: f64) -> Stats {
+        Stats { min: x, median: x, max: x }
+    }
 }
 
 /// One row of the results: a figure of ours and the reference guest's, same unit.
@@ -65,7 +70,7 @@ fn time_to(cfg: &str, overrides: Vec<(&str, String)>, marker: &str) -> Result<f6
     Ok(line.at.as_secs_f64())
 }
 
-fn sample(p: &Progress, what: &str, mut f: impl FnMut() -> Result<f64>) -> Result<Stats> {
+pub fn sample(p: &Progress, what: &str, mut f: impl FnMut() -> Result<f64>) -> Result<Stats> {
     let mut v = Vec::new();
     for i in 0..RUNS {
         let x = f()?;
@@ -75,12 +80,41 @@ fn sample(p: &Progress, what: &str, mut f: impl FnMut() -> Result<f64>) -> Resul
     Stats::of(&v).ok_or_else(|| err!("no samples for {what}"))
 }
 
-pub fn bench(p: &Progress) -> Result<i32> {
+/// The parts of `cargo xtask bench`, each measured beside the Linux reference guest.
+pub const SECTIONS: &[&str] = &["boot", "net", "block"];
+
+/// Runs the named sections (all when `only` is empty), prints the table, writes the JSON.
+pub fn bench(p: &Progress, only: &[&str]) -> Result<i32> {
+    if let Some(bad) = only.iter().find(|s| !SECTIONS.contains(s)) {
+        return Err(err!("unknown bench section {bad:?}; sections: {}", SECTIONS.join(", ")));
+    }
+    let wanted = |s: &str| only.is_empty() || only.contains(&s);
+    qemu::up(p)?;
+    let mut rows = Vec::new();
+    if wanted("boot") {
+        rows.extend(boot_rows(p)?);
+    }
+    if wanted("net") {
+        rows.extend(crate::labtests::net::bench_rows(p)?);
+    }
+    if wanted("block") {
+        rows.extend(crate::labtests::block::bench_rows(p)?);
+    }
+    print_table(&rows);
+    let dir = repo_root().join("target/bench");
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join("results.json");
+    std::fs::write(&path, to_json(&rows))?;
+    p.step(format!("bench: results written to {}", path.display()));
+    Ok(0)
+}
+
+/// Image size and boot time: hello beside the reference guest booted without devices.
+fn boot_rows(p: &Progress) -> Result<Vec<Row>> {
     p.step("bench: building hello");
     let image = images::build("hello")?;
     let size = std::fs::metadata(&image)?.len() as f64;
     let stripped = stripped_size(&image).unwrap_or(size);
-    qemu::up(p)?;
 
     // The reference guest boots without devices here, like hello: this measures the boot path.
     let no_devices = || vec![("vif", "[]".to_string()), ("disk", "[]".to_string())];
@@ -96,8 +130,8 @@ pub fn bench(p: &Progress) -> Result<i32> {
     let ref_kernel = std::fs::metadata(repo_root().join("target/lab/boot/vmlinuz"))?.len() as f64
         + std::fs::metadata(repo_root().join("target/lab/boot/linux-ref.cpio.gz"))?.len() as f64;
 
-    let one = |x: f64| Stats { min: x, median: x, max: x };
-    let rows = vec![
+    let one = Stats::one;
+    Ok(vec![
         Row {
             name: "hello image size, stripped (KiB)",
             unit: "KiB",
@@ -120,14 +154,7 @@ pub fn bench(p: &Progress) -> Result<i32> {
             reference: Some(ref_init),
             lower_is_better: true,
         },
-    ];
-    print_table(&rows);
-    let dir = repo_root().join("target/bench");
-    std::fs::create_dir_all(&dir)?;
-    let path = dir.join("results.json");
-    std::fs::write(&path, to_json(&rows))?;
-    p.step(format!("bench: results written to {}", path.display()));
-    Ok(0)
+    ])
 }
 
 fn stripped_size(image: &std::path::Path) -> Option<f64> {

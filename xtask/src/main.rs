@@ -21,7 +21,8 @@ const USAGE: &str = "usage: cargo xtask <command>
   build NAME                build examples/NAME into target/images/NAME
   run NAME [--timeout SECS] boot xl-configs/NAME.cfg in the lab, stream its console;
                             exit 0 only when the domain powered off
-  bench                     measure images beside the Linux reference guest (target/bench/)
+  bench [boot|net|block]..  measure images beside the Linux reference guest (target/bench/;
+                            default: every section)
   test [--host] [--fuzz] [--lab] [FILTER]
                             host tests, bounded fuzzing, then lab tests (default: all three;
                             FILTER: lab tests whose name contains it)
@@ -61,7 +62,7 @@ fn dispatch(args: &[&str]) -> Result<i32> {
             };
             run::run(&p, name, std::time::Duration::from_secs(timeout))
         }
-        ["bench"] => bench::bench(&p),
+        ["bench", only @ ..] => bench::bench(&p, only),
         ["test", rest @ ..] => {
             let mut opts = test::TestOpts { host: false, fuzz: false, lab: false, filter: None };
             for a in rest {

@@ -12,8 +12,7 @@
 //! `xl destroy` (no clean shutdown), and a new domain on the same disk replays its log and serves all
 //! 1000 values.
 //!
-//! [`bench`] runs blkcheck once and returns its throughput and IOPS numbers:
-//! `crate::labtests::block::bench()` from `cargo xtask bench`.
+//! [`bench_rows`] runs blkcheck once for `cargo xtask bench block`.
 
 use std::time::Duration;
 
@@ -206,11 +205,29 @@ fn kv_survives_xl_destroy() -> Result<()> {
     }
 }
 
-/// Block throughput of blkcheck on a 512-byte-sector disk (for `cargo xtask bench`): the values of its
+/// Rows for `cargo xtask bench block`: blkcheck's throughput and IOPS (the Linux reference guest's
+/// side is not measured yet).
+pub fn bench_rows(p: &crate::util::Progress) -> Result<Vec<crate::bench::Row>> {
+    p.step("bench: block: blkcheck on a 512-byte-sector disk");
+    let mut rows = Vec::new();
+    for (name, value) in bench()? {
+        let (label, unit): (&'static str, &'static str) = match name.as_str() {
+            "seq_write_mib_s" => ("block seq write 1 MiB + flush (MiB/s)", "MiB/s"),
+            "seq_read_mib_s" => ("block seq read 1 MiB (MiB/s)", "MiB/s"),
+            "randread_4k_iops_qd1" => ("block 4 KiB random read qd1 (IOPS)", "IOPS"),
+            "randread_4k_iops_qd16" => ("block 4 KiB random read qd16 (IOPS)", "IOPS"),
+            _ => continue,
+        };
+        let ours = crate::bench::Stats::one(value);
+        rows.push(crate::bench::Row { name: label, unit, ours, reference: None, lower_is_better: false });
+    }
+    Ok(rows)
+}
+
+/// Block throughput of blkcheck on a 512-byte-sector disk: the values of its
 /// `blkcheck: bench` line, e.g. `[("seq_write_mib_s", 4.3), ("seq_read_mib_s", 4.4),
 /// ("randread_4k_iops_qd1", 58.0), ("randread_4k_iops_qd16", 114.0)]`.
-#[allow(dead_code)] // called from `cargo xtask bench` (see the module docs)
-pub fn bench() -> Result<Vec<(String, f64)>> {
+fn bench() -> Result<Vec<(String, f64)>> {
     let lines = blkcheck(512)?;
     let line = lines.first().ok_or_else(|| err!("blkcheck printed no bench line"))?;
     Ok(parse_bench(line))

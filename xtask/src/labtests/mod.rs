@@ -6,7 +6,7 @@ mod boot;
 #[path = "core.rs"] mod core_tests;
 mod dom0;
 mod linux_ref;
-mod net;
+pub(crate) mod net;
 mod xenstore;
 
 use crate::util::Result;
