@@ -252,7 +252,10 @@ impl Domain {
         // Ask whether the domain exists before reading xl's log: xl logs the shutdown before it
         // destroys the domain, so a domain found gone has its reason in the log already.
         let (code, list) = client::sh(&format!("xl list {} 2>/dev/null", self.name))?;
-        let exists = code == 0;
+        // `xl list NAME` also fails while the domain exists (seen: segfaults, "is an invalid domain
+        // identifier" for Domain-0) when other domains come and go; xenstore answers for sure.
+        let exists = code == 0
+            || client::sh(&format!("xenstore-exists /local/domain/{}", self.domid))?.0 == 0;
         let reasons = shutdown_reasons(&fs::read_to_string(&self.xl_log).unwrap_or_default());
         let reboots = reasons.iter().filter(|&&r| r == 1).count();
         if exists && reboots > MAX_REBOOTS {
