@@ -8,10 +8,9 @@
 //! * [`evtchn`]: event channels (the fair pending scan is pure; the service is target-only).
 //! * [`grant`]: grant tables v1 (bookkeeping pure; frames target-only).
 //! * [`pvclock`]: PV clock math and version-checked reads (pure).
-//! * [`page`]: page-aligned heap pages for rings and grants, accessed only as shared memory.
-//! * [`pages`]: runs of contiguous heap pages (multi-page rings), accessed the same way.
-//! * [`shared_page`]: pages Xen places in our address space (the xenstore ring), accessed the same way.
-//! * On the target only: [`hypercall`] (the hypercall page), [`sched`], [`hvm`], [`version`], [`time`]
+//! * [`shared_region`]: memory shared with Xen or a peer (heap pages for rings and grants, pages Xen
+//!   places in our address space), accessed only as shared memory.
+//! * On the target only: [`special_page`] (the console and xenstore pages), [`hypercall`] (the hypercall page), [`sched`], [`hvm`], [`version`], [`time`]
 //!   (TSC deadlines), [`shared_info`], [`clock`], [`timer`].
 //!
 //! Hypercall mechanism: the hypercall page, installed by writing its address to the MSR that CPUID leaf
@@ -26,10 +25,8 @@ pub mod cpuid;
 pub mod emergency;
 pub mod evtchn;
 pub mod grant;
-pub mod page;
-pub mod pages;
 pub mod pvclock;
-pub mod shared_page;
+pub mod shared_region;
 
 #[cfg(target_os = "none")]
 pub mod clock;
@@ -41,6 +38,8 @@ pub mod hypercall;
 pub mod sched;
 #[cfg(target_os = "none")]
 pub mod shared_info;
+#[cfg(target_os = "none")]
+pub mod special_page;
 #[cfg(target_os = "none")]
 pub mod time;
 #[cfg(target_os = "none")]

@@ -15,7 +15,7 @@ use alloc::vec::Vec;
 use core::time::Duration;
 
 use xenolith::executor::{sleep, Instant};
-use xenolith::xen::grants::{frames, grants, OwnedPage};
+use xenolith::xen::grants::{frames, grants, SharedRegion};
 use xenolith::xen::{DomId, GrantRef, RevokeError, SharedPage};
 use xenolith::{println, Context};
 
@@ -28,7 +28,7 @@ async fn main(ctx: Context) -> Result<(), &'static str> {
     println!("grants: table has {f0} frame(s), Xen allows {max}");
     let mut pages = Vec::with_capacity(n);
     for i in 0..n {
-        let p = OwnedPage::new().ok_or("out of memory")?;
+        let p = SharedRegion::alloc(1).ok_or("out of memory")?;
         p.write_bytes(0, b"xenolith grant ");
         p.write_u32(16, i as u32);
         pages.push(p);
@@ -74,7 +74,7 @@ async fn main(ctx: Context) -> Result<(), &'static str> {
 
 /// Grants `page` to dom0, waits for dom0 to map it, checks that revoking fails while it is mapped and
 /// succeeds after dom0 unmapped it.
-async fn revoke_while_mapped(page: &OwnedPage) -> Result<(), &'static str> {
+async fn revoke_while_mapped(page: &SharedRegion) -> Result<(), &'static str> {
     let r = grants().map_err(|_| "grant table")?.grant(DomId(0), page.pfn(), true).map_err(|_| "grant failed")?;
     println!("grants: map-me ref={}", r.0);
     let deadline = Instant::now() + Duration::from_secs(120);

@@ -6,7 +6,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
-use hypervisor::page::OwnedPage;
+use hypervisor::shared_region::SharedRegion;
 use netfront::{Config, ConnectError};
 use smoltcp::iface::{Config as IfaceConfig, Interface, SocketSet};
 use smoltcp::wire::{EthernetAddress, HardwareAddress};
@@ -56,7 +56,7 @@ async fn bring_up(ctx: &Context, local: &LocalSet, device: DeviceInfo, ip: IpCon
     let xs = ctx.xenstore().ok_or(StartError::NoXenstore)?;
     let evs = events().map_err(StartError::Setup)?;
     let name = format!("eth{}", device.id);
-    let mut alloc = || OwnedPage::new().map(|p| (p.pfn(), p));
+    let mut alloc = || SharedRegion::alloc(1).map(|p| (p.pfn(), p));
     let (nf, _frontend) = netfront::connect(xs, device, DomainGrants, evs, &mut alloc, Config::default())
         .await
         .map_err(|e| StartError::Connect(name.clone(), e))?;

@@ -1,9 +1,9 @@
 //! The grant table on Xen ([`GrantTable`](xen_traits::GrantTable)), set up on first use with one frame
-//! and grown by Xen as references run out, and [`OwnedPage`]: page-aligned heap pages to grant or to
+//! and grown by Xen as references run out, and [`SharedRegion`]: page-aligned heap pages to grant or to
 //! use as rings.
 
 use hypervisor::grant::xen::{self as gx, GrantSetupError, XenGrants};
-pub use hypervisor::page::OwnedPage;
+pub use hypervisor::shared_region::SharedRegion;
 pub use hypervisor::grant::EntryState;
 
 use crate::xen::{services, SetupError};

@@ -1,10 +1,10 @@
 //! [`HeapPages`]: the drivers' page allocator on Xen ([`blkfront::Pages`]): zeroed runs of contiguous
-//! heap pages ([`PageRun`]), identity-mapped, so each page's frame is its address >> 12.
+//! heap pages ([`SharedRegion`]), identity-mapped, so each page's frame is its address >> 12.
 
 use alloc::vec::Vec;
 
 use blkfront::{OutOfMemory, Pages};
-pub use hypervisor::pages::PageRun;
+pub use hypervisor::shared_region::SharedRegion;
 use xen_traits::Pfn;
 
 /// Zeroed single pages and contiguous runs from the heap. Stateless: a value per driver.
@@ -12,15 +12,15 @@ use xen_traits::Pfn;
 pub struct HeapPages;
 
 impl Pages for HeapPages {
-    type Page = PageRun;
+    type Page = SharedRegion;
 
-    fn alloc(&mut self, count: usize) -> Result<(PageRun, Vec<Pfn>), OutOfMemory> {
-        let run = PageRun::new(count).ok_or(OutOfMemory)?;
+    fn alloc(&mut self, count: usize) -> Result<(SharedRegion, Vec<Pfn>), OutOfMemory> {
+        let run = SharedRegion::alloc(count).ok_or(OutOfMemory)?;
         let frames = run.pfns().collect();
         Ok((run, frames))
     }
 
-    fn free(&mut self, page: PageRun, _frames: &[Pfn]) {
+    fn free(&mut self, page: SharedRegion, _frames: &[Pfn]) {
         // The driver calls this only once every grant of the run was revoked.
         drop(page);
     }

@@ -1,23 +1,23 @@
 //! Opening the xenstore connection on Xen: the ring page and port the toolstack set up
-//! (`hypervisor::shared_page::xenstore`), the domain's event channels, and the client over them.
+//! (`hypervisor::special_page`), the domain's event channels, and the client over them.
 
 use alloc::rc::Rc;
 use core::fmt;
 
-use hypervisor::shared_page::xenstore::{self as store, StoreError};
-use hypervisor::shared_page::MappedPage;
+use hypervisor::shared_region::SharedRegion;
+use hypervisor::special_page::{self, Special, SpecialPageError};
 use xenbus::{Client, XenStore};
 
 use crate::xen::{services, Events, SetupError};
 
 /// The xenstore client of this domain.
-pub type Xenstore = Client<MappedPage, &'static Events>;
+pub type Xenstore = Client<SharedRegion, &'static Events>;
 
 /// Why the connection could not be opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConnectError {
     Setup(SetupError),
-    Store(StoreError),
+    Store(SpecialPageError),
     /// [`connect`] was called before: there is one client per domain.
     AlreadyOpen,
 }
@@ -40,7 +40,7 @@ pub fn connect() -> Result<Rc<Xenstore>, ConnectError> {
     if OPENED.swap(true, core::sync::atomic::Ordering::AcqRel) {
         return Err(ConnectError::AlreadyOpen);
     }
-    let (page, port) = store::open(&s.xen).map_err(ConnectError::Store)?;
+    let (page, port) = special_page::open(&s.xen, Special::Xenstore).map_err(ConnectError::Store)?;
     super::log::install();
     Ok(Rc::new(Client::new(XenStore::new(page, &s.events, port))))
 }

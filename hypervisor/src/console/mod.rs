@@ -1,7 +1,7 @@
 //! The PV console: the `out` ring of `struct xencons_interface` (see `io/console.h`).
 //!
 //! * [`ring`]: the producer logic over any [`RingMemory`], host-tested.
-//! * [`page`]: [`RingMemory`] over the real shared page (raw pointers, volatile bytes, atomic indices).
+//! * [`page`]: [`RingMemory`] over the real shared page (a `SharedRegion`).
 //! * [`writer`]: writing a whole buffer with notify/wait, and flushing, with a bounded wait.
 //! * `xen` (target): the console of this domain, found through HVM params.
 
@@ -11,6 +11,5 @@ pub mod writer;
 #[cfg(target_os = "none")]
 pub mod xen;
 
-pub use page::SharedPage;
 pub use ring::{ConsoleRing, RingError, RingMemory};
 pub use writer::{flush, write_all, ConsoleError, Wait};

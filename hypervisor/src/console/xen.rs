@@ -1,32 +1,27 @@
 //! The PV console on Xen: the ring page at `HVM_PARAM_CONSOLE_PFN`, notified through the event channel
 //! at `HVM_PARAM_CONSOLE_EVTCHN`. `xenconsoled` copies it to its log and to `xl console`.
 
-use core::ptr::NonNull;
+use core::mem::ManuallyDrop;
 
-use super::page::SharedPage;
 use super::ring::{ConsoleRing, RingError};
 use super::writer::{self, ConsoleError, Wait};
-use crate::abi::hvm::{HVM_PARAM_CONSOLE_EVTCHN, HVM_PARAM_CONSOLE_PFN};
-use crate::hvm::XenError;
 use crate::hypercall::Xen;
+use crate::shared_region::SharedRegion;
+use crate::special_page::{self, Special, SpecialPageError};
 use crate::time::Deadline;
-
-/// Frames below this are covered by the boot identity map (0..4 GiB).
-const MAPPED_PFN_LIMIT: u64 = 1 << 20;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OpenError {
-    Param(XenError),
-    /// PFN 0 or a port of 0: the toolstack gave this domain no console.
-    NoConsole,
-    /// The page is outside the identity-mapped range.
-    Unmapped(u64),
+    /// The page or port is missing or unusable.
+    Page(SpecialPageError),
     Ring(RingError),
 }
 
 pub struct PvConsole {
     xen: Xen,
-    ring: ConsoleRing<SharedPage>,
+    /// The page is the toolstack's and never freed, so the region is never dropped: this keeps the
+    /// heap's free path out of images that never free anything.
+    ring: ManuallyDrop<ConsoleRing<SharedRegion>>,
     port: u32,
 }
 
@@ -54,20 +49,9 @@ impl Wait for XenWait<'_> {
 impl PvConsole {
     /// Finds the console ring and takes over its producer side.
     pub fn open(xen: Xen) -> Result<PvConsole, OpenError> {
-        let pfn = xen.hvm_get_param(HVM_PARAM_CONSOLE_PFN).map_err(OpenError::Param)?;
-        let port = xen.hvm_get_param(HVM_PARAM_CONSOLE_EVTCHN).map_err(OpenError::Param)?;
-        if pfn == 0 || port == 0 || port > u64::from(u32::MAX) {
-            return Err(OpenError::NoConsole);
-        }
-        if pfn >= MAPPED_PFN_LIMIT {
-            return Err(OpenError::Unmapped(pfn));
-        }
-        let base = NonNull::new((pfn << 12) as *mut u8).ok_or(OpenError::NoConsole)?;
-        // SAFETY: Xen names this frame as our console page; it is below 4 GiB (checked above), so the
-        // boot identity map maps it writable, and it is never part of a Rust object.
-        let page = unsafe { SharedPage::new(base) };
+        let (page, port) = special_page::open(&xen, Special::Console).map_err(OpenError::Page)?;
         let ring = ConsoleRing::new(page).map_err(OpenError::Ring)?;
-        Ok(PvConsole { xen, ring, port: port as u32 })
+        Ok(PvConsole { xen, ring: ManuallyDrop::new(ring), port: port.0 })
     }
 
     fn env(&self) -> XenWait<'_> {
