@@ -25,6 +25,8 @@ const REF_MODES: &[(&str, &str)] = &[
     ("serve", include_str!("../../files/linux-ref-mode-serve.sh")),
     ("blkbench", include_str!("../../files/linux-ref-mode-blkbench.sh")),
 ];
+/// The reference guest's /bin/blkbench (O_DIRECT block benchmark; std only, linked statically).
+const REF_BLKBENCH: &str = include_str!("../../files/linux-ref-mode-blkbench.rs");
 
 fn mirror() -> String {
     std::env::var("XENOLITH_DEBIAN_MIRROR").unwrap_or_else(|_| "http://deb.debian.org/debian".into())
@@ -86,7 +88,7 @@ pub fn build(p: &Progress) -> Result<()> {
 
     let busybox = fs::read("/bin/busybox").unwrap_or_default();
     let modes_key = REF_MODES.iter().fold(rootfs_key, |k, (n, m)| fnv1a(m.as_bytes(), fnv1a(n.as_bytes(), k)));
-    let ref_key = fnv1a(&busybox, fnv1a(REF_INIT.as_bytes(), modes_key));
+    let ref_key = fnv1a(&busybox, fnv1a(REF_INIT.as_bytes(), fnv1a(REF_BLKBENCH.as_bytes(), modes_key)));
     let reference = Stamp { layout: &l, name: "linux-ref", key: ref_key };
     if !reference.fresh() || !l.ref_initrd().exists() {
         need_root_and_host(p)?;
@@ -230,6 +232,9 @@ fn pack_reference_guest(p: &Progress, l: &Layout, stamp: &Stamp) -> Result<()> {
     for (name, script) in REF_MODES {
         fs::write(dir.join("modes").join(format!("{name}.sh")), script)?;
     }
+    let src = l.dir.join("linux-ref-blkbench.rs");
+    fs::write(&src, REF_BLKBENCH)?;
+    run_quiet(Command::new(std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into())).arg("-O").args(["--edition", "2021"]).args(["-C", "target-feature=+crt-static", "-C", "strip=symbols", "-o"]).arg(dir.join("bin/blkbench")).arg(&src))?;
     let modules = find_one(&l.rootfs().join("lib/modules"), |_| true)?;
     for name in ["xen-netfront.ko", "xen-blkfront.ko"] {
         let found = output(Command::new("find").arg(&modules).args(["-name", name]))?;
