@@ -4,7 +4,6 @@
 //! headers are missing.
 
 use std::collections::HashMap;
-use std::process::Command;
 
 use blkfront::wire::{
     self, field, RequestPacket, RequestRepr, ResponsePacket, ResponseRepr, Segment,
@@ -97,35 +96,15 @@ int main(void) {
 "#;
 
 fn c_values() -> (HashMap<String, i64>, HashMap<String, String>) {
-    let dir = std::env::temp_dir().join(format!("blkfront-c-layout-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let src = dir.join("layout.c");
-    let exe = dir.join("layout");
-    std::fs::write(&src, PROGRAM).unwrap();
-    let out = Command::new("gcc")
-        .args(["-std=gnu11", "-Wall", "-o"])
-        .arg(&exe)
-        .arg(&src)
-        .output()
-        .expect("gcc not found: install gcc (and libxen-dev for the Xen headers)");
-    assert!(
-        out.status.success(),
-        "compiling against the Xen headers failed (install libxen-dev):\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let out = Command::new(&exe).output().unwrap();
-    assert!(out.status.success());
-    std::fs::remove_dir_all(&dir).ok();
     let mut nums = HashMap::new();
     let mut strs = HashMap::new();
-    for line in String::from_utf8(out.stdout).unwrap().lines() {
-        let (k, v) = line.split_once(' ').unwrap();
+    for (k, v) in xen_c_headers::compile_and_run("blkfront", PROGRAM).lines() {
         match v.parse() {
             Ok(n) if !k.starts_with("bytes") => {
-                nums.insert(k.to_string(), n);
+                nums.insert(k.clone(), n);
             }
             _ => {
-                strs.insert(k.to_string(), v.to_string());
+                strs.insert(k.clone(), v.clone());
             }
         }
     }

@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 use std::mem::{offset_of, size_of};
-use std::process::Command;
 
 use hypervisor::abi::{console, cpuid, evtchn, grant, hvm, hypercalls, memory, shared, start_info, vcpu, version};
 use hypervisor::xen_sys;
@@ -94,32 +93,10 @@ int main(void) {
 "#;
 
 fn c_values() -> BTreeMap<String, u64> {
-    let dir = std::env::temp_dir().join(format!("xenolith-abi-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let src = dir.join("abi.c");
-    let exe = dir.join("abi");
-    std::fs::write(&src, C_PROGRAM).unwrap();
-    let cc = Command::new("gcc")
-        .args(["-std=gnu11", "-o"])
-        .arg(&exe)
-        .arg(&src)
-        .output()
-        .expect("gcc must be installed to check the ABI against Xen's headers");
-    assert!(
-        cc.status.success(),
-        "compiling against /usr/include/xen failed (is libxen-dev installed?):\n{}",
-        String::from_utf8_lossy(&cc.stderr)
-    );
-    let out = Command::new(&exe).output().unwrap();
-    assert!(out.status.success());
-    std::fs::remove_dir_all(&dir).ok();
-    String::from_utf8(out.stdout)
-        .unwrap()
+    xen_c_headers::compile_and_run("hypervisor", C_PROGRAM)
         .lines()
-        .map(|l| {
-            let (k, v) = l.rsplit_once(' ').unwrap();
-            (k.to_string(), v.parse().unwrap())
-        })
+        .iter()
+        .map(|(k, v)| (k.clone(), v.parse().unwrap()))
         .collect()
 }
 

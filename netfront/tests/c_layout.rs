@@ -3,7 +3,6 @@
 //! are missing: install `gcc` and `libxen-dev`.
 
 use std::collections::HashMap;
-use std::process::Command;
 
 use netfront::wire::{
     self, extra, rx, tx, ExtraInfo, RxRequest, RxResponse, TxRequest, TxResponse,
@@ -61,32 +60,10 @@ int main(void) {
 "#;
 
 fn c_values() -> HashMap<String, i64> {
-    let dir = std::env::temp_dir().join(format!("netfront-c-layout-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let src = dir.join("layout.c");
-    let exe = dir.join("layout");
-    std::fs::write(&src, PROGRAM).unwrap();
-    let out = Command::new("gcc")
-        .args(["-std=gnu11", "-Wall", "-o"])
-        .arg(&exe)
-        .arg(&src)
-        .output()
-        .expect("gcc not found: install gcc (and libxen-dev for the Xen headers)");
-    assert!(
-        out.status.success(),
-        "compiling against the Xen headers failed (install libxen-dev):\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let out = Command::new(&exe).output().unwrap();
-    assert!(out.status.success());
-    std::fs::remove_dir_all(&dir).ok();
-    String::from_utf8(out.stdout)
-        .unwrap()
+    xen_c_headers::compile_and_run("netfront", PROGRAM)
         .lines()
-        .map(|l| {
-            let (k, v) = l.split_once(' ').unwrap();
-            (k.to_string(), v.parse().unwrap())
-        })
+        .iter()
+        .map(|(k, v)| (k.clone(), v.parse().unwrap()))
         .collect()
 }
 

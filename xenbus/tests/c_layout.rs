@@ -3,7 +3,6 @@
 //! are missing: install `gcc` and `libxen-dev`.
 
 use std::collections::HashMap;
-use std::process::Command;
 
 use xenbus::front_ring::{entry_size, layout as ring, ring_size};
 use xenbus::wire::{XENSTORE_ABS_PATH_MAX, XENSTORE_PAYLOAD_MAX, XENSTORE_REL_PATH_MAX};
@@ -80,33 +79,13 @@ int main(void) {
 "#;
 
 fn c_values() -> (HashMap<String, i64>, Vec<String>) {
-    let dir = std::env::temp_dir().join(format!("xenbus-c-layout-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let src = dir.join("layout.c");
-    let exe = dir.join("layout");
-    std::fs::write(&src, PROGRAM).unwrap();
-    let out = Command::new("gcc")
-        .args(["-std=gnu11", "-Wall", "-o"])
-        .arg(&exe)
-        .arg(&src)
-        .output()
-        .expect("gcc not found: install gcc (and libxen-dev for the Xen headers)");
-    assert!(
-        out.status.success(),
-        "compiling against the Xen headers failed (install libxen-dev):\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let out = Command::new(&exe).output().unwrap();
-    assert!(out.status.success());
-    std::fs::remove_dir_all(&dir).ok();
     let mut nums = HashMap::new();
     let mut errnos = Vec::new();
-    for line in String::from_utf8(out.stdout).unwrap().lines() {
-        let (k, v) = line.split_once(' ').unwrap();
+    for (k, v) in xen_c_headers::compile_and_run("xenbus", PROGRAM).lines() {
         if k.starts_with("errno") {
-            errnos.push(v.to_string());
+            errnos.push(v.clone());
         } else {
-            nums.insert(k.to_string(), v.parse().unwrap());
+            nums.insert(k.clone(), v.parse().unwrap());
         }
     }
     (nums, errnos)
