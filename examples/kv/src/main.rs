@@ -1,7 +1,12 @@
 //! kv: a persistent key-value store on a raw disk (`xvda`): an append-only log of checksummed records
 //! (see [`record`]), replayed into memory at start-up; every change is acknowledged only after the disk
-//! flushed it (see [`store`]). Networking does not exist in Xenolith yet, so the operations come from
-//! the command line instead of HTTP:
+//! flushed it (see [`store`]).
+//!
+//! - `mode=serve` (xl-configs/kv-http.cfg): over HTTP on port 80 (see [`serve`]): `PUT /kv/KEY` with
+//!   the value as body, `GET /kv/KEY`, `DELETE /kv/KEY`, `GET /stats`. Address by DHCP (or `ip=`/`gw=`
+//!   on the command line); prints `kv: listening on A.B.C.D:80`. `xl shutdown` prints the counters.
+//!
+//! Without a network, the command line drives it:
 //!
 //! - `mode=load count=N nonce=W`: replays the log, then PUTs `key-0000..` with values naming the nonce
 //!   (one flushed record each, printing `kv: ack` every 100), PUTs and DELETEs ten `tmp-*` keys, prints
@@ -14,17 +19,23 @@
 
 extern crate alloc;
 
+mod http;
+mod lock;
 mod record;
+mod serve;
 mod store;
 
+use alloc::boxed::Box;
 use alloc::format;
+use alloc::rc::Rc;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
+use core::pin::pin;
 use core::time::Duration;
 
-use xenolith::block::open;
-use xenolith::executor::{sleep, Instant};
-use xenolith::{println, Context};
+use xenolith::block::{open, XenDisk};
+use xenolith::executor::{select, sleep, Either, Instant, LocalSet};
+use xenolith::{println, shutdown_requested, Context};
 
 use store::Store;
 
@@ -52,9 +63,10 @@ async fn main(ctx: Context) -> Result<(), String> {
     let mode = arg(ctx.cmdline(), "mode").unwrap_or("verify").to_string();
     let count: usize = arg(ctx.cmdline(), "count").and_then(|c| c.parse().ok()).unwrap_or(1000);
     let nonce = arg(ctx.cmdline(), "nonce").unwrap_or("none").to_string();
-    let disk = open(&ctx, "xvda").await.map_err(|e| format!("kv: FAIL {e}"))?;
+    // The store lives as long as the domain (tasks serving connections borrow it).
+    let disk: &'static XenDisk = Box::leak(Box::new(open(&ctx, "xvda").await.map_err(|e| format!("kv: FAIL {e}"))?));
     let t = Instant::now();
-    let (mut store, rep) = Store::open(&disk, generation_of(&nonce)).await.map_err(|e| format!("kv: FAIL {e}"))?;
+    let (mut store, rep) = Store::open(disk, generation_of(&nonce)).await.map_err(|e| format!("kv: FAIL {e}"))?;
     println!(
         "kv: replayed {} records ({} keys, log {} KiB, generation {:08x}) in {} ms; stopped at {}{}",
         rep.records,
@@ -66,6 +78,7 @@ async fn main(ctx: Context) -> Result<(), String> {
         if rep.formatted { "; formatted a new log" } else { "" }
     );
     match mode.as_str() {
+        "serve" => serve_http(&ctx, store).await,
         "load" => {
             let t = Instant::now();
             for i in 0..count {
@@ -108,6 +121,34 @@ async fn main(ctx: Context) -> Result<(), String> {
                 );
                 Err(String::from("verification failed"))
             }
+        }
+    }
+}
+
+/// `mode=serve`: the store over HTTP until `xl shutdown`.
+async fn serve_http(ctx: &Context, store: Store<'static>) -> Result<(), String> {
+    let mut stop = pin!(shutdown_requested());
+    let local = LocalSet::new();
+    let counters = Rc::new(serve::Counters::default());
+    let store = Rc::new(lock::Lock::new(store));
+    let app = async {
+        let net = xenolith::net::start(ctx, &local).await.map_err(|e| format!("kv: FAIL no network: {e}"))?;
+        let c = net.configured().await;
+        println!("kv: listening on {}:{}", c.address.address(), serve::PORT);
+        serve::serve(net, local.clone(), store.clone(), counters.clone()).await.map_err(|e| format!("kv: FAIL listener: {e}"))
+    };
+    match select(local.run_until(app), stop.as_mut()).await {
+        Either::Left(r) => r,
+        Either::Right(why) => {
+            println!(
+                "kv: {why} requested: {} connections, {} puts, {} gets, {} deletes, {} errors; goodbye",
+                counters.connections.get(),
+                counters.puts.get(),
+                counters.gets.get(),
+                counters.deletes.get(),
+                counters.errors.get()
+            );
+            Ok(())
         }
     }
 }
