@@ -55,7 +55,7 @@ pub mod wire;
 pub use config::{BackendFeatures, Config};
 pub use device::{CloseReport, Netfront, Stats, Work};
 pub use error::{Broken, SetupError, TxError};
-pub use negotiation::{connect, disconnect, ConnectError};
+pub use negotiation::{connect, disconnect, release, wait_backend_leaving, ConnectError};
 pub use pages::PageAlloc;
 pub use rx::{RxChecksum, RxPacket, MAX_SLOTS_PER_PACKET};
 pub use tx::{Gso, TxChecksum, TxMeta};

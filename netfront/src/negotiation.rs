@@ -11,6 +11,9 @@
 //! 5. Switch to `Connected`, wait for the backend's `Connected`, kick the event channel.
 //!
 //! Failures after step 3 drop the device, which revokes its grants and closes its port.
+//!
+//! Going away: [`disconnect`] when we close (e.g. at power-off); [`wait_backend_leaving`] then
+//! [`release`] when the toolstack takes the vif away (`xl network-detach`).
 
 use alloc::format;
 use alloc::vec::Vec;
@@ -237,5 +240,54 @@ where
         );
     }
     fe.switch_state(xs, XenbusState::Closed).await?;
+    Ok(report)
+}
+
+/// Waits until the backend leaves `Connected` (or its `state` node vanishes); returns the state it
+/// went to. With a connected device this is how a detach by the toolstack is noticed.
+pub async fn wait_backend_leaving<XP: SharedPage, XE: EventChannels>(
+    xs: &Client<XP, XE>,
+    fe: &Frontend,
+) -> Result<XenbusState, Error> {
+    fe.wait_for_backend(xs, |s| s != XenbusState::Connected)
+        .await
+}
+
+/// The toolstack is taking the vif away: `xl network-detach` writes the backend's `state` = `Closing`
+/// (and `online` = 0) itself, while netback still maps our rings. Answer as Linux netfront does:
+/// switch to `Closed`, which makes netback disconnect (unmap the rings and every page, close its
+/// port) and then reach `Closed` — wait for that, or for the backend's directory to vanish — and only
+/// then close the device, so no page has to be leaked. Returns what the device could not give back.
+pub async fn release<XP, XE, P, G, E>(
+    xs: &Client<XP, XE>,
+    fe: &mut Frontend,
+    dev: Netfront<P, G, E>,
+) -> Result<crate::CloseReport, Error>
+where
+    XP: SharedPage,
+    XE: EventChannels,
+    P: SharedPage,
+    G: GrantTable,
+    E: EventChannels,
+{
+    fe.switch_state(xs, XenbusState::Closed).await?;
+    let watch = xs.watch(&fe.backend_key("state")).await?;
+    loop {
+        match fe.backend_state(xs).await? {
+            XenbusState::Closed | XenbusState::Unknown => break,
+            _ => {
+                watch.next().await?;
+            }
+        }
+    }
+    watch.unwatch().await.ok();
+    let report = dev.close();
+    if report.leaked_pages > 0 {
+        log::warn!(
+            "netfront: {}: {} pages still mapped by the backend, leaked",
+            fe.nodename(),
+            report.leaked_pages
+        );
+    }
     Ok(report)
 }

@@ -389,3 +389,39 @@ fn one_queue_is_requested_from_a_multi_queue_backend() {
     assert_eq!(w.value(&format!("{}/multi-queue-num-queues", w.front)), "1");
     assert!(w.nb.is_connected());
 }
+
+#[test]
+fn toolstack_detach_as_libxl_does_it_then_release_and_reattach() {
+    let mut w = world(NetbackConfig::default());
+    let (mut dev, mut fe) = w.connect(Config::default()).unwrap();
+    // libxl writes the backend's state itself; netback still maps the rings at this point.
+    w.nb.toolstack_detach(&mut w.xsd);
+    let s = drive_net(
+        netfront::wait_backend_leaving(&w.xs, &fe),
+        &mut w.xsd,
+        &mut w.nb,
+    )
+    .unwrap()
+    .unwrap();
+    assert_eq!(s, XenbusState::Closing);
+    assert!(w.nb.is_connected(), "the backend disconnects only when the frontend closes");
+    assert_eq!(dev.on_event(), Ok(netfront::Work::Idle));
+    let report = drive_net(
+        netfront::release(&w.xs, &mut fe, dev),
+        &mut w.xsd,
+        &mut w.nb,
+    )
+    .unwrap()
+    .unwrap();
+    assert_eq!(report.leaked_pages, 0, "release waits until netback let go of the rings");
+    assert_eq!(w.grants.active(), 0);
+    assert!(!w.nb.is_connected());
+    assert_eq!(w.value(&format!("{}/state", w.front)), "6");
+    assert_eq!(w.value(&format!("{}/state", w.back)), "6");
+
+    // `xl network-attach`: connecting again works and traffic flows.
+    w.nb.restart(&mut w.xsd);
+    let (mut dev, _fe) = w.connect(Config::default()).unwrap();
+    send(&mut dev, &frame(100, 2), TxMeta::default()).unwrap();
+    assert_eq!(w.nb.process_tx()[0].data, frame(100, 2));
+}

@@ -95,6 +95,8 @@ impl FakeNetback {
                 true
             }
             (st::CLOSING, st::CLOSING | st::CLOSED) => {
+                // After a toolstack detach the rings are still mapped here (see `toolstack_detach`).
+                self.detach();
                 xs.dom0_write(&format!("{back}/state"), st::CLOSED);
                 true
             }
@@ -107,6 +109,16 @@ impl FakeNetback {
     pub fn begin_close(&mut self, xs: &mut FakeXenstored) {
         if let Some((_, back)) = self.paths.clone() {
             self.detach();
+            xs.dom0_write(&format!("{back}/state"), st::CLOSING);
+        }
+    }
+
+    /// `xl network-detach` as libxl does it: the toolstack writes the backend's `online` = 0 and
+    /// `state` = `Closing` itself; netback still maps the rings, and disconnects only when the frontend
+    /// closes (then reaches `Closed`).
+    pub fn toolstack_detach(&mut self, xs: &mut FakeXenstored) {
+        if let Some((_, back)) = self.paths.clone() {
+            xs.dom0_write(&format!("{back}/online"), b"0");
             xs.dom0_write(&format!("{back}/state"), st::CLOSING);
         }
     }
