@@ -1,6 +1,7 @@
-//! http: an HTTP/1.1 server on port 80 of `eth0` (xenolith::net), one task per connection, with
+//! http: an HTTP/1.1 server on port 80 of every vif (xenolith::net), one task per connection, with
 //! keep-alive. `GET /` is a small static page, `GET /stats` a plain-text page of counters; anything
-//! else is 404 (405 for methods other than GET and HEAD). Address by DHCP, or
+//! else is 404 (405 for methods other than GET and HEAD). Serves on every vif (eth0, eth1, ...), each by
+//! DHCP; eth0 may instead be static with
 //! `extra = "ip=10.99.0.50/24 gw=10.99.0.1"`. `xl shutdown` prints the counters and powers off.
 #![no_std]
 #![no_main]
@@ -203,19 +204,31 @@ async fn main(ctx: Context) -> Result<(), &'static str> {
     let stats = Rc::new(Stats::default());
     let started = Instant::now();
     let app = async {
-        let net = match net::start(&ctx, &local).await {
+        // Every vif: eth0 as the command line says (DHCP by default), the others by DHCP.
+        let nets = match net::start_all(&ctx, &local).await {
             Ok(n) => n,
             Err(e) => {
                 println!("http: no network: {e}");
                 return Err("no network");
             }
         };
-        let c = net.configured().await;
-        println!("http: listening on {}:{PORT}", c.address.address());
-        accept_loop(net, local.clone(), stats.clone(), started).await.map_err(|e| {
-            println!("http: listener failed: {e}");
-            "listener failed"
-        })
+        let mut listeners = Vec::new();
+        for net in nets {
+            let local2 = local.clone();
+            let stats = stats.clone();
+            listeners.push(local.spawn(async move {
+                let c = net.configured().await;
+                println!("http: listening on {}:{PORT} ({})", c.address.address(), net.name());
+                if let Err(e) = accept_loop(net.clone(), local2, stats, started).await {
+                    println!("http: listener on {} failed: {e}", net.name());
+                }
+            }));
+        }
+        // Serve until every listener failed.
+        for l in listeners {
+            let _ = l.await;
+        }
+        Err("every listener failed")
     };
     match select(local.run_until(app), stop.as_mut()).await {
         Either::Left(r) => r,

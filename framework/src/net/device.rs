@@ -50,6 +50,11 @@ impl<P: SharedPage, G: GrantTable, E: EventChannels> NetDevice<P, G, E> {
         &mut self.nf
     }
 
+    /// The netfront underneath, taken back (to release or close it).
+    pub fn into_netfront(self) -> Netfront<P, G, E> {
+        self.nf
+    }
+
     /// The netfront underneath.
     pub fn netfront_ref(&self) -> &Netfront<P, G, E> {
         &self.nf

@@ -64,6 +64,8 @@ pub(crate) struct Shared {
     driver: Option<Waker>,
     /// The driver stopped (the device broke): sockets fail instead of waiting forever.
     pub(crate) down: bool,
+    /// Devices this interface has had (more than one after a detach and a re-attach).
+    devices: u32,
 }
 
 /// A handle on one interface's stack; clones share it. Tasks using it must be local tasks (a
@@ -89,6 +91,7 @@ impl Net {
                 poked: false,
                 driver: None,
                 down: false,
+                devices: 1,
             })),
         }
     }
@@ -166,11 +169,39 @@ impl Shared {
             Origin::Dhcp => "dhcp",
             Origin::Static => "static",
         };
-        match gateway {
-            Some(gw) => crate::println!("net: {} {} via {} (gateway {}, {} ms)", self.name, address, how, gw, after_ms),
-            None => crate::println!("net: {} {} via {} ({} ms)", self.name, address, how, after_ms),
-        }
+        let gw = match gateway {
+            Some(gw) => alloc::format!("gateway {gw}, "),
+            None => String::new(),
+        };
+        // After a re-attach the line names the device generation (`device 2`), so it can be told apart.
+        let device = match self.devices {
+            1 => String::new(),
+            n => alloc::format!(", device {n}"),
+        };
+        crate::println!("net: {} {} via {} ({gw}{after_ms} ms{device})", self.name, address, how);
         self.set_config(Some(Configured { address, gateway, origin, after_ms }));
+    }
+
+    /// The vif went away (detached): no address until a new device is attached.
+    #[cfg_attr(not(target_os = "none"), allow(dead_code))]
+    pub(crate) fn lost_device(&mut self) {
+        self.unapply();
+    }
+
+    /// A new device (with `mac`) replaces the one that went away: the interface takes its MAC, and the
+    /// address comes back by DHCP (a fresh request) or from the static configuration `again`.
+    #[cfg_attr(not(target_os = "none"), allow(dead_code))]
+    pub(crate) fn new_device(&mut self, mac: [u8; 6], again: Option<(Ipv4Cidr, Option<Ipv4Address>)>) {
+        self.iface.set_hardware_addr(smoltcp::wire::HardwareAddress::Ethernet(smoltcp::wire::EthernetAddress(mac)));
+        self.started = Instant::now();
+        self.devices += 1;
+        if let Some(h) = self.dhcp {
+            self.sockets.get_mut::<dhcpv4::Socket>(h).reset();
+        }
+        if let Some((address, gateway)) = again {
+            self.apply(address, gateway, Origin::Static);
+        }
+        self.poke();
     }
 
     /// Drops the address (a DHCP lease lost; smoltcp also reports this once as its client starts).
@@ -210,7 +241,8 @@ impl Shared {
 }
 
 /// Drives the device of `net` until it breaks: polls the interface after every event, timer and poke.
-pub async fn drive<P: SharedPage, G: GrantTable, E: EventChannels>(net: Net, mut dev: NetDevice<P, G, E>) {
+/// Dropping the future (e.g. when the backend goes away) leaves the device usable for a clean release.
+pub async fn drive<P: SharedPage, G: GrantTable, E: EventChannels>(net: Net, dev: &mut NetDevice<P, G, E>) {
     let port = dev.netfront_ref().port().0;
     loop {
         let more = match dev.netfront().on_event() {
@@ -226,14 +258,14 @@ pub async fn drive<P: SharedPage, G: GrantTable, E: EventChannels>(net: Net, mut
                     }
                 }
                 let Shared { iface, sockets, .. } = &mut *s;
-                let _ = iface.poll(smol_now(), &mut dev, sockets);
+                let _ = iface.poll(smol_now(), dev, sockets);
                 return;
             }
         };
         let delay = {
             let mut s = net.shared.borrow_mut();
             s.poked = false;
-            s.poll(&mut dev);
+            s.poll(dev);
             let now = smol_now();
             let Shared { iface, sockets, .. } = &mut *s;
             iface.poll_delay(now, sockets).map(|d| Duration::from_micros(d.total_micros()))

@@ -34,6 +34,8 @@ pub mod udp;
 #[cfg(test)]
 mod tests;
 #[cfg(all(target_os = "none", feature = "net"))]
+mod vif;
+#[cfg(all(target_os = "none", feature = "net"))]
 mod xen;
 
 use core::fmt;

@@ -6,8 +6,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
-use hypervisor::shared_region::SharedRegion;
-use netfront::{Config, ConnectError};
+use netfront::ConnectError;
 use smoltcp::iface::{Config as IfaceConfig, Interface, SocketSet};
 use smoltcp::wire::{EthernetAddress, HardwareAddress};
 use xenbus::discovery::{self, DeviceInfo};
@@ -15,9 +14,9 @@ use xenbus::discovery::{self, DeviceInfo};
 use crate::executor::{Instant, LocalSet};
 use crate::net::config::{BadConfig, IpConfig};
 use crate::net::device::NetDevice;
-use crate::net::interface::{drive, smol_now, Net, Origin};
+use crate::net::interface::{smol_now, Net, Origin};
+use crate::net::vif;
 use crate::net::dhcp;
-use crate::xen::grants::DomainGrants;
 use crate::xen::{events, SetupError};
 use crate::Context;
 
@@ -54,12 +53,10 @@ impl fmt::Display for StartError {
 /// Connects one vif, configures it with `ip`, and spawns its driver in `local`.
 async fn bring_up(ctx: &Context, local: &LocalSet, device: DeviceInfo, ip: IpConfig) -> Result<Net, StartError> {
     let xs = ctx.xenstore().ok_or(StartError::NoXenstore)?;
-    let evs = events().map_err(StartError::Setup)?;
+    events().map_err(StartError::Setup)?;
     let name = format!("eth{}", device.id);
-    let mut alloc = || SharedRegion::alloc(1).map(|p| (p.pfn(), p));
-    let (nf, _frontend) = netfront::connect(xs, device, DomainGrants, evs, &mut alloc, Config::default())
-        .await
-        .map_err(|e| StartError::Connect(name.clone(), e))?;
+    vif::claim(&device.nodename);
+    let (nf, frontend) = vif::connect(xs, device).await.map_err(|e| StartError::Connect(name.clone(), e))?;
     let mac = nf.mac();
     let mut dev = NetDevice::new(nf);
     let mut cfg = IfaceConfig::new(HardwareAddress::Ethernet(EthernetAddress(mac)));
@@ -84,7 +81,7 @@ async fn bring_up(ctx: &Context, local: &LocalSet, device: DeviceInfo, ip: IpCon
             IpConfig::Static { address, gateway } => s.apply(address, gateway, Origin::Static),
         }
     }
-    drop(local.spawn(drive(net.clone(), dev)));
+    drop(local.spawn(vif::run(xs.clone(), net.clone(), dev, frontend, ip)));
     Ok(net)
 }
 
