@@ -7,8 +7,9 @@
 //!     Ok(())
 //! }
 //! ```
-//! expands to the function itself, unchanged, plus
+//! expands to the function itself, unchanged, plus the image manifest note and
 //! ```ignore
+//! xenolith::__manifest!();
 //! #[no_mangle]
 //! pub fn __xenolith_boot_main(boot: xenolith::__private::Boot) -> ! {
 //!     xenolith::__private::start_async(boot, |ctx| main(ctx))
@@ -153,7 +154,8 @@ fn count_params(args: TokenStream) -> usize {
 fn boot_fn(head: &Head) -> TokenStream {
     let call = if head.takes_ctx { "|ctx| NAME(ctx)" } else { "|_ctx| NAME()" };
     let src = format!(
-        "#[no_mangle] \
+        "xenolith::__manifest!(); \
+         #[no_mangle] \
          #[doc(hidden)] \
          pub fn __xenolith_boot_main(boot: xenolith::__private::Boot) -> ! {{ \
              xenolith::__private::start_async(boot, {call}) \

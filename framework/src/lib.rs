@@ -26,6 +26,7 @@ pub mod context;
 #[cfg(any(test, feature = "executor"))]
 pub mod control;
 pub mod crash;
+pub mod manifest;
 #[cfg(any(test, feature = "net"))]
 pub mod net;
 #[cfg(any(test, feature = "executor"))]
@@ -48,6 +49,7 @@ pub use xenolith_macros::main;
 /// Items the macros expand to; not a public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::manifest;
     pub use crate::start::{start, MainOutput};
     #[cfg(all(target_os = "none", feature = "executor"))]
     pub use crate::start::start_async;
@@ -66,6 +68,7 @@ pub mod debug {
 #[macro_export]
 macro_rules! main_sync {
     ($main:path) => {
+        $crate::__manifest!();
         #[no_mangle]
         pub fn __xenolith_boot_main(boot: $crate::__private::Boot) -> ! {
             let main: fn(&$crate::Context) = $main;

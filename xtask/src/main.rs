@@ -4,6 +4,7 @@ mod bench;
 mod domain;
 mod fuzz;
 mod images;
+mod inspect;
 mod lab;
 mod labtests;
 mod run;
@@ -21,6 +22,7 @@ const USAGE: &str = "usage: cargo xtask <command>
   build NAME                build examples/NAME into target/images/NAME
   run NAME [--timeout SECS] boot xl-configs/NAME.cfg in the lab, stream its console;
                             exit 0 only when the domain powered off
+  inspect IMAGE|NAME        what an image holds: size, symbols, PVH entry, memory, manifest
   bench [boot|net|block]..  measure images beside the Linux reference guest (target/bench/;
                             default: every section)
   test [--host] [--fuzz] [--lab] [FILTER]
@@ -62,6 +64,7 @@ fn dispatch(args: &[&str]) -> Result<i32> {
             };
             run::run(&p, name, std::time::Duration::from_secs(timeout))
         }
+        ["inspect", image] => inspect::inspect(image),
         ["bench", only @ ..] => bench::bench(&p, only),
         ["test", rest @ ..] => {
             let mut opts = test::TestOpts { host: false, fuzz: false, lab: false, filter: None };
