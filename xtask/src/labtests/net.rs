@@ -17,6 +17,7 @@ pub fn tests() -> Vec<LabTest> {
         LabTest { name: "net::echo_dhcp_ping_udp_tcp_1mib", run: echo_dhcp },
         LabTest { name: "net::echo_static_address", run: echo_static },
         LabTest { name: "net::http_two_vifs", run: http_two_vifs },
+        LabTest { name: "net::http_network_detach_attach", run: http_network_detach_attach },
     ]
 }
 
@@ -232,7 +233,6 @@ fn http_two_vifs() -> Result<()> {
     http_shutdown(&mut dom)
 }
 
-#[allow(dead_code)] // registered once seen passing
 /// examples/http: `xl network-detach` of its vif while it serves, then `xl network-attach` of a new
 /// one: the guest releases the old vif (netback let go of everything: no page leaked), takes the new
 /// one (a new MAC, a new DHCP lease), and answers again, on the connection it keeps listening on.
