@@ -4,6 +4,12 @@
 #![allow(dead_code)]
 
 pub mod xenolith {
+    /// The image manifest note: nothing to place in a host test binary.
+    macro_rules! __manifest {
+        () => {};
+    }
+    pub(crate) use __manifest;
+
     pub struct Context {
         pub id: u32,
     }
