@@ -12,7 +12,7 @@ extern crate alloc;
 
 use alloc::alloc::{alloc_zeroed, dealloc, Layout};
 use core::ptr::NonNull;
-use core::sync::atomic::{fence, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicU32, Ordering};
 
 use xen_traits::{Pfn, SharedPage, PAGE_SIZE};
 
@@ -128,15 +128,6 @@ impl SharedPage for SharedRegion {
             // concurrently.
             unsafe { self.base.as_ptr().add(off + i).write_volatile(b) };
         }
-    }
-    fn fence_read(&self) {
-        fence(Ordering::Acquire)
-    }
-    fn fence_write(&self) {
-        fence(Ordering::Release)
-    }
-    fn fence_full(&self) {
-        fence(Ordering::SeqCst)
     }
 }
 

@@ -1,6 +1,6 @@
 //! [`FakePage`]: shared memory made of atomics, handed to both the driver and the fake backend.
 
-use std::sync::atomic::{fence, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 use xen_traits::{SharedPage, PAGE_SIZE};
@@ -110,15 +110,6 @@ impl SharedPage for FakePage {
                 .ok();
             i += 1;
         }
-    }
-    fn fence_read(&self) {
-        fence(Ordering::Acquire)
-    }
-    fn fence_write(&self) {
-        fence(Ordering::Release)
-    }
-    fn fence_full(&self) {
-        fence(Ordering::SeqCst)
     }
 }
 

@@ -48,11 +48,17 @@ pub trait SharedPage {
     fn write_bytes(&self, off: usize, data: &[u8]);
 
     /// `xen_rmb()`: loads before the fence complete before loads after it.
-    fn fence_read(&self);
+    fn fence_read(&self) {
+        core::sync::atomic::fence(core::sync::atomic::Ordering::Acquire)
+    }
     /// `xen_wmb()`: stores before the fence are visible before stores after it.
-    fn fence_write(&self);
+    fn fence_write(&self) {
+        core::sync::atomic::fence(core::sync::atomic::Ordering::Release)
+    }
     /// `xen_mb()`: full barrier, including store→load ordering.
-    fn fence_full(&self);
+    fn fence_full(&self) {
+        core::sync::atomic::fence(core::sync::atomic::Ordering::SeqCst)
+    }
 }
 
 impl<T: SharedPage + ?Sized> SharedPage for &T {
