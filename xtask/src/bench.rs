@@ -113,8 +113,8 @@ pub fn bench(p: &Progress, only: &[&str]) -> Result<i32> {
 fn boot_rows(p: &Progress) -> Result<Vec<Row>> {
     p.step("bench: building hello");
     let image = images::build("hello")?;
-    let size = std::fs::metadata(&image)?.len() as f64;
-    let stripped = stripped_size(&image).unwrap_or(size);
+    let stripped = std::fs::metadata(&image)?.len() as f64;
+    let size = std::fs::metadata(images::paths("hello").0)?.len() as f64;
 
     // The reference guest boots without devices here, like hello: this measures the boot path.
     let no_devices = || vec![("vif", "[]".to_string()), ("disk", "[]".to_string())];
@@ -155,14 +155,6 @@ fn boot_rows(p: &Progress) -> Result<Vec<Row>> {
             lower_is_better: true,
         },
     ])
-}
-
-fn stripped_size(image: &std::path::Path) -> Option<f64> {
-    let out = image.with_extension("stripped");
-    let ok = std::process::Command::new("strip").arg("-o").arg(&out).arg(image).status().ok()?.success();
-    let len = std::fs::metadata(&out).ok()?.len() as f64;
-    let _ = std::fs::remove_file(&out);
-    ok.then_some(len)
 }
 
 pub fn print_table(rows: &[Row]) {

@@ -133,6 +133,8 @@ pub struct Domain {
     xl_log: PathBuf,
     echo: bool,
     outcome: Option<Outcome>,
+    /// When set, echoed crash-report addresses are annotated with their functions.
+    pub symbols: Option<crate::symbols::Symbols>,
 }
 
 /// Options of [`Domain::create`].
@@ -198,6 +200,7 @@ impl Domain {
             created,
             echo: opts.echo,
             outcome: None,
+            symbols: None,
         })
     }
 
@@ -213,7 +216,10 @@ impl Domain {
         }));
         for text in &new {
             if self.echo {
-                println!("{text}");
+                match &self.symbols {
+                    Some(s) => println!("{}", s.annotate(text)),
+                    None => println!("{text}"),
+                }
             }
             self.lines.push(Line { at, text: text.clone() });
         }

@@ -1,5 +1,6 @@
-//! Building unikernel images: `examples/NAME` for x86_64-unknown-none, copied to
-//! `target/images/NAME`, the path the configs in `xl-configs/` name.
+//! Building unikernel images: `examples/NAME` for x86_64-unknown-none, installed stripped as
+//! `target/images/NAME` (the path the configs in `xl-configs/` name: what is deployed), with the
+//! unstripped ELF beside it as the symbol side file `target/images/NAME.sym` (see `symbols.rs`).
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -20,7 +21,13 @@ pub fn example_of_config(cfg_name: &str) -> Result<Option<String>> {
         .and_then(|k| k.strip_prefix("target/images/").map(str::to_string)))
 }
 
-/// Builds `examples/NAME` in release mode and returns the installed image's path.
+/// The symbol side file and the image of `name`.
+pub fn paths(name: &str) -> (PathBuf, PathBuf) {
+    let dir = repo_root().join("target/images");
+    (dir.join(format!("{name}.sym")), dir.join(name))
+}
+
+/// Builds `examples/NAME` in release mode and returns the installed (stripped) image's path.
 pub fn build(name: &str) -> Result<PathBuf> {
     crate::lab::host::ensure_rust_target(&crate::util::Progress::new())?;
     let root = repo_root();
@@ -32,9 +39,9 @@ pub fn build(name: &str) -> Result<PathBuf> {
         .current_dir(&examples)
         .args(["build", "--release", "--package", name]))?;
     let built = examples.join("target/x86_64-unknown-none/release").join(name);
-    let dest_dir = root.join("target/images");
-    std::fs::create_dir_all(&dest_dir)?;
-    let dest = dest_dir.join(name);
-    std::fs::copy(&built, &dest).map_err(|e| err!("cannot copy {}: {e}", built.display()))?;
+    let (sym, dest) = paths(name);
+    std::fs::create_dir_all(root.join("target/images"))?;
+    std::fs::copy(&built, &sym).map_err(|e| err!("cannot copy {}: {e}", built.display()))?;
+    run(Command::new("strip").arg("-o").arg(&dest).arg(&built))?;
     Ok(dest)
 }

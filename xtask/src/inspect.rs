@@ -25,6 +25,8 @@ pub struct Section {
     pub addr: u64,
     pub offset: u64,
     pub size: u64,
+    /// `sh_link`: for a symbol table, its string table's index.
+    pub link: u32,
 }
 
 /// One ELF note.
@@ -71,6 +73,7 @@ pub fn sections(elf: &[u8]) -> Result<Vec<Section>> {
                 addr: u64_at(elf, h + 0x10)?,
                 offset: u64_at(elf, h + 0x18)?,
                 size: u64_at(elf, h + 0x20)?,
+                link: u32_at(elf, h + 0x28)?,
             },
         ));
     }

@@ -8,6 +8,7 @@ mod inspect;
 mod lab;
 mod labtests;
 mod run;
+mod symbols;
 mod test;
 mod util;
 mod xlcfg;
@@ -22,6 +23,7 @@ const USAGE: &str = "usage: cargo xtask <command>
   build NAME                build examples/NAME into target/images/NAME
   run NAME [--timeout SECS] boot xl-configs/NAME.cfg in the lab, stream its console;
                             exit 0 only when the domain powered off
+  symbolize NAME [LOG]      annotate a crash report's addresses with functions (LOG or stdin)
   inspect IMAGE|NAME        what an image holds: size, symbols, PVH entry, memory, manifest
   bench [boot|net|block]..  measure images beside the Linux reference guest (target/bench/;
                             default: every section)
@@ -65,6 +67,8 @@ fn dispatch(args: &[&str]) -> Result<i32> {
             run::run(&p, name, std::time::Duration::from_secs(timeout))
         }
         ["inspect", image] => inspect::inspect(image),
+        ["symbolize", name] => symbols::symbolize(name, None),
+        ["symbolize", name, log] => symbols::symbolize(name, Some(log)),
         ["bench", only @ ..] => bench::bench(&p, only),
         ["test", rest @ ..] => {
             let mut opts = test::TestOpts { host: false, fuzz: false, lab: false, filter: None };
