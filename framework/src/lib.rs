@@ -27,6 +27,8 @@ pub mod context;
 pub mod control;
 pub mod crash;
 pub mod manifest;
+#[cfg(any(test, feature = "executor"))]
+pub mod monitor;
 #[cfg(any(test, feature = "net"))]
 pub mod net;
 #[cfg(any(test, feature = "executor"))]

@@ -101,6 +101,20 @@ fn start_xenstore(local: &crate::executor::LocalSet, ctx: &mut Context) {
             crate::println!("xenolith: control task ended: {e}; xl shutdown will not reach this domain");
         }
     }));
+    match crate::monitor::period(ctx.cmdline()) {
+        Ok(None) => {}
+        Ok(Some(period)) => {
+            let monitor = xs.clone();
+            let start = crate::executor::Instant::now();
+            drop(local.spawn(async move {
+                let published = crate::monitor::publish(&monitor, period, || crate::monitor::sample(start));
+                if let Err(e) = published.await {
+                    crate::println!("xenolith: monitoring stopped: xenstore refused a write ({e:?})");
+                }
+            }));
+        }
+        Err(e) => crate::println!("xenolith: {e}; monitoring is off"),
+    }
     ctx.set_xenstore(xs);
 }
 

@@ -77,7 +77,18 @@ fn subtract(start: u64, end: u64, exclude: &[Range<u64>], out: &mut dyn FnMut(u6
 }
 
 #[cfg(target_os = "none")]
-pub use target::init;
+pub use target::{init, usage};
+
+/// How the heap is used right now (talc's counters).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HeapUsage {
+    /// Bytes in live allocations (as requested).
+    pub allocated: u64,
+    /// Bytes free for allocation.
+    pub available: u64,
+    /// Live allocations.
+    pub allocations: u64,
+}
 
 #[cfg(target_os = "none")]
 mod target {
@@ -101,6 +112,17 @@ mod target {
             }
         }
         bytes
+    }
+
+    /// The heap's current usage (takes the allocator's lock for a moment: not from an allocation).
+    pub fn usage() -> HeapUsage {
+        let talc = ALLOCATOR.lock();
+        let c = talc.get_counters();
+        HeapUsage {
+            allocated: c.allocated_bytes as u64,
+            available: c.available_bytes as u64,
+            allocations: c.allocation_count as u64,
+        }
     }
 }
 

@@ -17,6 +17,7 @@ pub fn tests() -> Vec<LabTest> {
         LabTest { name: "core::evtchn", run: evtchn },
         LabTest { name: "core::grants", run: grants },
         LabTest { name: "core::idle_cpu_time", run: idle_cpu_time },
+        LabTest { name: "core::monitoring_in_xenstore", run: monitoring_in_xenstore },
     ]
 }
 
@@ -170,5 +171,47 @@ fn idle_cpu_time() -> Result<()> {
         return Err(err!("an idle guest used {grew:.2} s of CPU in 20 s"));
     }
     dom.wait_for("idle: done", LIMIT)?;
+    expect_poweroff(&mut dom)
+}
+
+/// The vital signs an async image publishes in xenstore (framework/src/monitor.rs), read by dom0:
+/// hello-forever with `xenolith.stats=1`; two reads a few ticks apart must show a newer sample, a
+/// grown uptime and a used and a free heap; `xl shutdown` then powers it off.
+fn monitoring_in_xenstore() -> Result<()> {
+    images::build("hello-forever")?;
+    let overrides = vec![("extra", "\"xenolith.stats=1\"".to_string())];
+    let mut dom = Domain::create("hello-forever", CreateOpts { overrides, echo: true })?;
+    dom.wait_for("hello-forever: tick 2", LIMIT)?;
+    let dir = format!("/local/domain/{}/data/xenolith", dom.domid);
+    let read = |dom: &Domain| -> Result<std::collections::HashMap<String, u64>> {
+        let out = dom.dom0(&format!("xenstore-ls {dir}"))?;
+        // `key = "value"` lines.
+        Ok(out
+            .lines()
+            .filter_map(|l| {
+                let (k, v) = l.split_once(" = ")?;
+                Some((k.trim().to_string(), v.trim().trim_matches('"').parse().ok()?))
+            })
+            .collect())
+    };
+    let first = read(&dom)?;
+    dom.wait_for("hello-forever: tick 6", LIMIT)?;
+    let second = read(&dom)?;
+    let get = |m: &std::collections::HashMap<String, u64>, k: &str| {
+        m.get(k).copied().ok_or_else(|| err!("{dir}/{k} is missing or not a number: {m:?}"))
+    };
+    for key in ["uptime_ms", "heap_used", "heap_free", "heap_allocations", "events", "blocks", "timer_fires", "upcalls", "updates"] {
+        get(&second, key)?;
+    }
+    let (u1, u2) = (get(&first, "updates")?, get(&second, "updates")?);
+    let (t1, t2) = (get(&first, "uptime_ms")?, get(&second, "uptime_ms")?);
+    println!("core::monitoring: updates {u1} -> {u2}, uptime {t1} -> {t2} ms, heap used {} free {}", get(&second, "heap_used")?, get(&second, "heap_free")?);
+    if u2 <= u1 || t2 <= t1 {
+        return Err(err!("no newer sample after 4 ticks: updates {u1} -> {u2}, uptime {t1} -> {t2} ms"));
+    }
+    if get(&second, "heap_used")? == 0 || get(&second, "heap_free")? == 0 || get(&second, "timer_fires")? == 0 {
+        return Err(err!("implausible vital signs: {second:?}"));
+    }
+    dom.dom0(&format!("xl shutdown {}", dom.name))?;
     expect_poweroff(&mut dom)
 }

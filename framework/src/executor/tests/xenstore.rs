@@ -138,3 +138,35 @@ fn the_driver_can_be_a_local_task_sharing_an_rc_client() {
     });
     assert_eq!(listing, ["one", "two"]);
 }
+
+#[test]
+fn monitoring_publishes_a_sample_every_period() {
+    let (setup, daemon, client) = XenstoreSetup::client(GUEST, 0);
+    let daemon = Arc::new(Mutex::new(daemon));
+    let clock = FakePlatform::new();
+    let platform = XsPlatform { clock, daemon: daemon.clone(), guest: setup.guest_evtchn.clone(), port: setup.guest_port };
+    let port = setup.guest_port.0;
+    let _serial = serial();
+    let samples = crate::executor::run(platform, async {
+        let mut n = 0u64;
+        let sample = || {
+            n += 1;
+            crate::monitor::Vitals { uptime_ms: Instant::now().as_nanos() / 1_000_000, heap_used: 100 * n, ..Default::default() }
+        };
+        let publish = crate::monitor::publish(&client, Duration::from_secs(1), sample);
+        // Samples at 0, 1 and 2 s; the app stops it at 2.5 s.
+        let stop = sleep(Duration::from_millis(2500));
+        match select(select(publish, stop), drive_xenstore(&client, port)).await {
+            Either::Left(Either::Left(r)) => panic!("publishing ended: {r:?}"),
+            Either::Left(Either::Right(())) => {}
+            Either::Right(never) => never,
+        }
+    });
+    let () = samples;
+    let d = daemon.lock().unwrap();
+    let value = |k: &str| String::from_utf8(d.value(&format!("/local/domain/5/data/xenolith/{k}")).unwrap()).unwrap();
+    assert_eq!(value("updates"), "3");
+    assert_eq!(value("uptime_ms"), "2000", "the third sample, taken at 2 s");
+    assert_eq!(value("heap_used"), "300");
+    assert_eq!(value("events"), "0");
+}
