@@ -18,10 +18,7 @@ pub struct LabTest {
 
 /// Lab tests that are known to fail some of the time, with the reason. They are listed as
 /// ignored, not run, unless `XENOLITH_RUN_KNOWN_BUGS=1`; each one is an open bug.
-pub const KNOWN_BUGS: &[(&str, &str)] = &[(
-    "core::evtchn",
-    "the evtchn guest triple-faults in about 1 run in 4 (100 000-event loopback), cause not found yet",
-)];
+pub const KNOWN_BUGS: &[(&str, &str)] = &[];
 
 pub fn known_bug(name: &str) -> Option<&'static str> {
     if std::env::var("XENOLITH_RUN_KNOWN_BUGS").is_ok_and(|v| v == "1") {
