@@ -60,6 +60,12 @@ fn generation_of(nonce: &str) -> u32 {
 
 #[xenolith::main]
 async fn main(ctx: Context) -> Result<(), String> {
+    // The whole application on the heap: `main`'s future starts on the 64 KiB boot stack, and
+    // with blkfront and the network stack inline it overflowed it.
+    Box::pin(run(ctx)).await
+}
+
+async fn run(ctx: Context) -> Result<(), String> {
     let mode = arg(ctx.cmdline(), "mode").unwrap_or("verify").to_string();
     let count: usize = arg(ctx.cmdline(), "count").and_then(|c| c.parse().ok()).unwrap_or(1000);
     let nonce = arg(ctx.cmdline(), "nonce").unwrap_or("none").to_string();
@@ -78,7 +84,7 @@ async fn main(ctx: Context) -> Result<(), String> {
         if rep.formatted { "; formatted a new log" } else { "" }
     );
     match mode.as_str() {
-        "serve" => serve_http(&ctx, store).await,
+        "serve" => Box::pin(serve_http(&ctx, store)).await,
         "load" => {
             let t = Instant::now();
             for i in 0..count {
@@ -131,12 +137,15 @@ async fn serve_http(ctx: &Context, store: Store<'static>) -> Result<(), String> 
     let local = LocalSet::new();
     let counters = Rc::new(serve::Counters::default());
     let store = Rc::new(lock::Lock::new(store));
-    let app = async {
-        let net = xenolith::net::start(ctx, &local).await.map_err(|e| format!("kv: FAIL no network: {e}"))?;
+    // Each large future on the heap (see `main`): the boot stack is 64 KiB.
+    let app = Box::pin(async {
+        let net = Box::pin(xenolith::net::start(ctx, &local)).await.map_err(|e| format!("kv: FAIL no network: {e}"))?;
         let c = net.configured().await;
         println!("kv: listening on {}:{}", c.address.address(), serve::PORT);
-        serve::serve(net, local.clone(), store.clone(), counters.clone()).await.map_err(|e| format!("kv: FAIL listener: {e}"))
-    };
+        Box::pin(serve::serve(net, local.clone(), store.clone(), counters.clone()))
+            .await
+            .map_err(|e| format!("kv: FAIL listener: {e}"))
+    });
     match select(local.run_until(app), stop.as_mut()).await {
         Either::Left(r) => r,
         Either::Right(why) => {

@@ -11,7 +11,7 @@
 //!
 //! `block::kv_survives_xl_destroy`: examples/kv acknowledges 1000 PUTs (each flushed), is ended with
 //! `xl destroy` (no clean shutdown), and a new domain on the same disk replays its log and serves all
-//! 1000 values.
+//! 1000 values. `block::kv_http_survives_xl_destroy`: the same over HTTP from dom0 (PUT, DELETE, GET).
 //!
 //! [`bench_rows`]: blkcheck beside the Linux reference guest for `cargo xtask bench block`.
 
@@ -30,6 +30,7 @@ pub fn tests() -> Vec<LabTest> {
         LabTest { name: "block::blkcheck_4096", run: || blkcheck(4096).map(|_| ()) },
         LabTest { name: "block::two_disks_rw_and_ro", run: two_disks_rw_and_ro },
         LabTest { name: "block::kv_survives_xl_destroy", run: kv_survives_xl_destroy },
+        LabTest { name: "block::kv_http_survives_xl_destroy", run: kv_http_survives_xl_destroy },
     ]
 }
 
@@ -294,6 +295,114 @@ fn kv_survives_xl_destroy() -> Result<()> {
     }
 }
 
+/// The HTTP client for the kv test, run by bash in dom0 (which has no curl; busybox wget cannot PUT).
+const KV_CLIENT: &str = r#"#!/bin/bash
+# kv-client IP OP NONCE COUNT PREFIX: over one keep-alive HTTP/1.1 connection to IP:80 (bash /dev/tcp,
+# builtins only: no process per request), for keys PREFIX-0000.. : put (PUT the value, expect 200),
+# get (expect 200 and the value), del (DELETE, expect 200), absent (GET, expect 404).
+ip=$1 op=$2 nonce=$3 n=$4 prefix=$5
+exec 3<>"/dev/tcp/$ip/80" || { echo "kv-client: cannot connect to $ip:80"; exit 2; }
+good=0
+for ((i = 0; i < n; i++)); do
+    printf -v key '%s-%04d' "$prefix" "$i"
+    val="value-$nonce-$i-"
+    for ((j = 0; j < i % 7; j++)); do val+="abcdefghij"; done
+    case $op in
+        put) printf 'PUT /kv/%s HTTP/1.1\r\nHost: kv\r\nContent-Length: %d\r\n\r\n%s' "$key" "${#val}" "$val" >&3 ;;
+        del) printf 'DELETE /kv/%s HTTP/1.1\r\nHost: kv\r\n\r\n' "$key" >&3 ;;
+        *) printf 'GET /kv/%s HTTP/1.1\r\nHost: kv\r\n\r\n' "$key" >&3 ;;
+    esac
+    IFS= read -r -t 60 line <&3 || { echo "kv-client: no answer to $op $key"; exit 1; }
+    line=${line%$'\r'}
+    len=0
+    while IFS= read -r -t 60 h <&3; do
+        h=${h%$'\r'}
+        [ -z "$h" ] && break
+        case "${h,,}" in content-length:*) len=${h#*:}; len=${len// /} ;; esac
+    done
+    body=
+    if [ "$len" -gt 0 ]; then IFS= read -r -N "$len" -t 60 body <&3; fi
+    case $op in
+        get) [ "$line" = "HTTP/1.1 200 OK" ] && [ "$body" = "$val" ] ;;
+        absent) [ "$line" = "HTTP/1.1 404 Not Found" ] ;;
+        *) [ "$line" = "HTTP/1.1 200 OK" ] ;;
+    esac && good=$((good + 1)) || echo "kv-client: $op $key: $line (${#body} bytes)"
+    [ $(((i + 1) % 250)) = 0 ] && echo "kv-client: $op $((i + 1)) done, $good good"
+done
+echo "kv-client: $op $good of $n good"
+"#;
+
+/// Values the kv HTTP test stores. Not 1000 (the command-line test `kv_survives_xl_destroy` does
+/// 1000): the guest's network stopped answering, even ARP, after 477 requests on one keep-alive
+/// connection (issue 6's http example stops after ~200 fresh connections; the same bug, it seems).
+const KV_COUNT: usize = 200;
+
+/// Starts kv-http on `disk`; returns the domain and its address.
+fn boot_kv_http(nonce: &str, spec: &str) -> Result<(Domain, String)> {
+    let mut dom = boot("kv-http", vec![("extra", format!("\"mode=serve nonce={nonce}\"")), ("disk", format!("[{spec}]"))])?;
+    let l = dom.wait_for("kv: listening on ", LIMIT)?;
+    let ip = l.text.split("listening on ").nth(1).and_then(|s| s.split(':').next()).unwrap_or("").to_string();
+    if !ip.starts_with("10.99.0.") {
+        return Err(err!("unexpected kv address {ip:?} (xenbr0 is 10.99.0.0/24)"));
+    }
+    Ok((dom, ip))
+}
+
+/// Runs the kv client in dom0: `op` on `n` keys `prefix-NNNN`; all must be good.
+fn kv_client(dom: &mut Domain, client: &str, ip: &str, op: &str, nonce: &str, n: usize, prefix: &str) -> Result<()> {
+    let t = std::time::Instant::now();
+    let cmd = format!("timeout 1200 bash {client} {ip} {op} {nonce} {n} {prefix}");
+    println!("dom0# {cmd}");
+    let (code, out) = crate::lab::client::sh(&cmd)?;
+    print!("{out}");
+    if code != 0 || !out.contains(&format!("kv-client: {op} {n} of {n} good")) {
+        // Is the guest alive with a dead network, or stuck? Its control task answers xl shutdown.
+        let _ = crate::lab::client::sh("xl shutdown kv-http");
+        let alive = dom.wait_for("kv: poweroff requested", Duration::from_secs(60)).is_ok();
+        return Err(err!(
+            "kv over HTTP: not every {op} of {n} {prefix} keys was good; after that the guest {}",
+            if alive { "still answered xl shutdown" } else { "did not answer xl shutdown within 60 s" }
+        ));
+    }
+    println!("{op} x{n} over HTTP: {:.1}s ({:.0} requests/s)", t.elapsed().as_secs_f64(), n as f64 / t.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// kv over HTTP (xl-configs/kv-http.cfg): dom0 PUTs [`KV_COUNT`] values (each answered 200 only
+/// after its flush) and PUTs then DELETEs 10 more, `xl destroy` (no clean shutdown), and a new domain
+/// on the same disk replays the log and serves them all over HTTP (the deleted keys: 404); then
+/// `xl shutdown` and a poweroff. The disk is a loop device in dom0's tmpfs (see [`HOTPLUG`]).
+fn kv_http_survives_xl_destroy() -> Result<()> {
+    let nonce = nonce();
+    let script = install_hotplug()?;
+    let client = format!("{DOM0_TMP}/kv-client.sh");
+    crate::lab::client::sh_ok(&format!("cat > {client} <<'EOF'\n{KV_CLIENT}EOF"))?;
+    let disk = LoopDisk::new("kv-http.img", 512, false)?;
+    let spec = disk.spec("xvda", "rw", &script);
+    let (mut dom, ip) = boot_kv_http(&nonce, &spec)?;
+    dom.wait_for("kv: replayed 0 records", LIMIT)?;
+    kv_client(&mut dom, &client, &ip, "put", &nonce, KV_COUNT, "key")?;
+    kv_client(&mut dom, &client, &ip, "put", &nonce, 10, "tmp")?;
+    kv_client(&mut dom, &client, &ip, "del", &nonce, 10, "tmp")?;
+    println!("all acknowledged; destroying the domain");
+    dom.dom0("xl destroy kv-http")?;
+    if dom.wait_end(LIMIT)? != Outcome::Destroyed {
+        return Err(err!("kv-http was not destroyed"));
+    }
+    let (mut dom, ip) = boot_kv_http(&nonce, &spec)?;
+    if !dom.lines.iter().any(|l| l.text.contains(&format!("kv: replayed {} records ({KV_COUNT} keys", KV_COUNT + 20))) {
+        return Err(err!("the new domain did not replay {} records and {KV_COUNT} keys", KV_COUNT + 20));
+    }
+    kv_client(&mut dom, &client, &ip, "get", &nonce, KV_COUNT, "key")?;
+    kv_client(&mut dom, &client, &ip, "absent", &nonce, 10, "tmp")?;
+    dom.dom0("xl shutdown kv-http")?;
+    dom.wait_for("kv: poweroff requested: ", LIMIT)?;
+    match dom.wait_end(LIMIT)? {
+        Outcome::Poweroff => Ok(()),
+        o => Err(err!("kv-http ended with {o:?} after xl shutdown, expected a poweroff")),
+    }
+}
+
 /// How many times each side runs in `cargo xtask bench block`.
 const BENCH_RUNS: usize = 2;
 
@@ -310,14 +419,14 @@ pub fn bench_rows(p: &crate::util::Progress) -> Result<Vec<crate::bench::Row>> {
     ];
     let (mut ours, mut theirs) = (Vec::new(), Vec::new());
     for i in 1..=BENCH_RUNS {
-        p.step(format!("bench: block: blkcheck, run {i}/{BENCH_RUNS}"));
-        let o = bench_blkcheck()?;
-        println!("blkcheck: {o:?}");
-        ours.push(o);
         p.step(format!("bench: block: Linux reference guest, run {i}/{BENCH_RUNS}"));
         let t = bench_linux_ref()?;
         println!("linux-ref: {t:?}");
         theirs.push(t);
+        p.step(format!("bench: block: blkcheck, run {i}/{BENCH_RUNS}"));
+        let o = bench_blkcheck()?;
+        println!("blkcheck: {o:?}");
+        ours.push(o);
     }
     let stats = |runs: &[Vec<(String, f64)>], key: &str| {
         let v: Vec<f64> = runs.iter().filter_map(|r| r.iter().find(|(k, _)| k == key).map(|&(_, x)| x)).collect();
