@@ -1,3 +1,15 @@
-# xenolith.mode=serve (sourced by the reference guest's init): services for the network benchmarks.
-httpd -p 80 -h /tmp 2>/dev/null
+# xenolith.mode=serve (sourced by the reference guest's init): the services the network benchmarks
+# measure, as the Xenolith guests offer them: HTTP on port 80 (busybox httpd, the page examples/http
+# serves), TCP echo on port 7 and TCP discard on port 9 (busybox nc -ll: a process per connection).
+cat > /tmp/index.html <<'EOP'
+<!doctype html>
+<html><head><title>Xenolith</title></head>
+<body><h1>Hello from Xenolith</h1><p>A Rust unikernel on Xen PVH, serving HTTP through netfront and smoltcp.</p>
+<p><a href="/stats">/stats</a></p></body></html>
+EOP
+httpd -p 80 -h /tmp 2>/dev/null || say "httpd failed"
+printf '#!/bin/sh\nexec cat > /dev/null\n' > /tmp/discard.sh
+chmod +x /tmp/discard.sh
+nc -ll -p 9 -e /tmp/discard.sh > /dev/null 2>&1 &
+nc -ll -p 7 -e /bin/cat > /dev/null 2>&1 &
 say "serving"

@@ -1,4 +1,5 @@
-//! echo: TCP and UDP echo (RFC 862) on port 7 of `eth0`, over xenolith::net (netfront + smoltcp).
+//! echo: TCP and UDP echo (RFC 862) on port 7 of `eth0`, over xenolith::net (netfront + smoltcp), and
+//! TCP discard (RFC 863) on port 9 (what arrives is counted and dropped: a sink for stream benchmarks).
 //!
 //! The address comes from DHCP, or from the command line: `extra = "ip=10.99.0.50/24 gw=10.99.0.1"`.
 //! Every TCP connection is served by its own task: what arrives is sent back until the peer closes
@@ -10,14 +11,16 @@
 extern crate alloc;
 
 use alloc::rc::Rc;
-use core::cell::Cell;
+use core::cell::{Cell, RefCell};
+use core::time::Duration;
 use core::pin::pin;
 
-use xenolith::executor::{select, Either, Instant, LocalSet};
+use xenolith::executor::{select, timeout, Either, Instant, LocalSet};
 use xenolith::net::{self, Net, TcpListener, TcpStream, UdpSocket};
 use xenolith::{println, shutdown_requested, Context};
 
 const PORT: u16 = 7;
+const DISCARD: u16 = 9;
 
 #[derive(Default)]
 struct Counters {
@@ -66,6 +69,23 @@ async fn tcp(net: Net, local: LocalSet, counters: Rc<Counters>) -> Result<(), ne
     }
 }
 
+async fn discard(net: Net, local: LocalSet) -> Result<(), net::Error> {
+    let mut listener = TcpListener::bind(&net, DISCARD)?;
+    loop {
+        let (mut stream, _peer) = listener.accept().await?;
+        drop(local.spawn(async move {
+            let started = Instant::now();
+            let mut buf = [0u8; 4096];
+            let mut total = 0u64;
+            while let Ok(k @ 1..) = stream.read(&mut buf).await {
+                total += k as u64;
+            }
+            println!("echo: discard took {total} bytes in {} ms", started.elapsed().as_millis());
+            stream.close();
+        }));
+    }
+}
+
 async fn udp(net: Net, counters: Rc<Counters>) -> Result<(), net::Error> {
     let socket = UdpSocket::bind(&net, PORT)?;
     let mut buf = [0u8; 2048];
@@ -82,6 +102,7 @@ async fn main(ctx: Context) -> Result<(), &'static str> {
     let mut stop = pin!(shutdown_requested());
     let local = LocalSet::new();
     let counters = Rc::new(Counters::default());
+    let started: RefCell<Option<Net>> = RefCell::new(None);
     let app = async {
         let net = match net::start(&ctx, &local).await {
             Ok(n) => n,
@@ -90,11 +111,14 @@ async fn main(ctx: Context) -> Result<(), &'static str> {
                 return Err("no network");
             }
         };
+        *started.borrow_mut() = Some(net.clone());
         let c = net.configured().await;
-        println!("echo: listening on {}:{PORT} (tcp, udp)", c.address.address());
         let udp_task = local.spawn(udp(net.clone(), counters.clone()));
+        let discard_task = local.spawn(discard(net.clone(), local.clone()));
+        println!("echo: listening on {}:{PORT} (tcp, udp), discard on {DISCARD}", c.address.address());
         let r = tcp(net, local.clone(), counters.clone()).await;
         drop(udp_task);
+        drop(discard_task);
         r.map_err(|e| {
             println!("echo: tcp listener failed: {e}");
             "tcp listener failed"
@@ -109,6 +133,13 @@ async fn main(ctx: Context) -> Result<(), &'static str> {
                 counters.tcp_bytes.get(),
                 counters.datagrams.get()
             );
+            // Disconnect from the backend through xenstore before powering off (bounded).
+            let net = started.borrow().clone();
+            if let Some(net) = net {
+                if local.run_until(timeout(Duration::from_secs(5), net.close())).await.is_err() {
+                    println!("echo: the backend did not let go within 5 s");
+                }
+            }
             Ok(())
         }
     }

@@ -12,10 +12,11 @@ use alloc::format;
 use alloc::rc::Rc;
 use alloc::string::String;
 use alloc::vec::Vec;
-use core::cell::Cell;
+use core::cell::{Cell, RefCell};
+use core::time::Duration;
 use core::pin::pin;
 
-use xenolith::executor::{select, Either, Instant, LocalSet};
+use xenolith::executor::{select, timeout, Either, Instant, LocalSet};
 use xenolith::net::{self, Net, TcpListener, TcpStream};
 use xenolith::{println, shutdown_requested, Context};
 
@@ -203,6 +204,7 @@ async fn main(ctx: Context) -> Result<(), &'static str> {
     let local = LocalSet::new();
     let stats = Rc::new(Stats::default());
     let started = Instant::now();
+    let all: Rc<RefCell<Vec<Net>>> = Rc::new(RefCell::new(Vec::new()));
     let app = async {
         // Every vif: eth0 as the command line says (DHCP by default), the others by DHCP.
         let nets = match net::start_all(&ctx, &local).await {
@@ -212,6 +214,7 @@ async fn main(ctx: Context) -> Result<(), &'static str> {
                 return Err("no network");
             }
         };
+        all.borrow_mut().extend(nets.iter().cloned());
         let mut listeners = Vec::new();
         for net in nets {
             let local2 = local.clone();
@@ -241,6 +244,16 @@ async fn main(ctx: Context) -> Result<(), &'static str> {
                 stats.not_found.get(),
                 stats.bad.get()
             );
+            // Disconnect from the backends through xenstore before powering off (bounded).
+            let nets = all.borrow().clone();
+            let close = async {
+                for n in &nets {
+                    n.close().await;
+                }
+            };
+            if local.run_until(timeout(Duration::from_secs(5), close)).await.is_err() {
+                println!("http: the backends did not let go within 5 s");
+            }
             Ok(())
         }
     }

@@ -66,6 +66,12 @@ pub(crate) struct Shared {
     pub(crate) down: bool,
     /// Devices this interface has had (more than one after a detach and a re-attach).
     devices: u32,
+    /// [`Net::close`] asked the driver to disconnect from the backend.
+    close_requested: bool,
+    /// The driver has stopped (closed, or the device broke).
+    stopped: bool,
+    /// Waiting for `close_requested` (the driver) or `stopped` (closers).
+    close_waiters: Vec<Waker>,
 }
 
 /// A handle on one interface's stack; clones share it. Tasks using it must be local tasks (a
@@ -92,6 +98,9 @@ impl Net {
                 driver: None,
                 down: false,
                 devices: 1,
+                close_requested: false,
+                stopped: false,
+                close_waiters: Vec::new(),
             })),
         }
     }
@@ -119,6 +128,60 @@ impl Net {
             }
         })
         .await
+    }
+
+    /// Disconnects the vif from its backend through xenstore (as before a power-off: netback unmaps
+    /// everything, then every grant is revoked) and waits until the driver has stopped. Sockets fail
+    /// with [`Error::InterfaceDown`](crate::net::Error::InterfaceDown) afterwards.
+    pub async fn close(&self) {
+        {
+            let mut s = self.shared.borrow_mut();
+            s.close_requested = true;
+            for w in s.close_waiters.drain(..) {
+                w.wake();
+            }
+        }
+        poll_fn(|cx| {
+            let mut s = self.shared.borrow_mut();
+            if s.stopped {
+                Poll::Ready(())
+            } else {
+                s.close_waiters.push(cx.waker().clone());
+                Poll::Pending
+            }
+        })
+        .await
+    }
+
+    /// Completes once [`Net::close`] was called (for the driver).
+    #[cfg_attr(not(target_os = "none"), allow(dead_code))]
+    pub(crate) async fn close_requested(&self) {
+        poll_fn(|cx| {
+            let mut s = self.shared.borrow_mut();
+            if s.close_requested {
+                Poll::Ready(())
+            } else {
+                s.close_waiters.push(cx.waker().clone());
+                Poll::Pending
+            }
+        })
+        .await
+    }
+
+    /// The driver has stopped for good: sockets fail from now on, closers are told.
+    #[cfg_attr(not(target_os = "none"), allow(dead_code))]
+    pub(crate) fn stopped(&self) {
+        let mut s = self.shared.borrow_mut();
+        s.down = true;
+        s.stopped = true;
+        for w in s.close_waiters.drain(..) {
+            w.wake();
+        }
+        for (_, sock) in s.sockets.iter_mut() {
+            if let smoltcp::socket::Socket::Tcp(t) = sock {
+                t.abort();
+            }
+        }
     }
 
     /// Runs `f` on the socket set and pokes the driver.

@@ -73,6 +73,18 @@ async fn next_vif(xs: &Xenstore) -> Result<DeviceInfo, xenbus::Error> {
     }
 }
 
+/// Our side closes ([`Net::close`], e.g. before a power-off): `Closing`, netback disconnects, then
+/// every grant is revoked and we are `Closed`.
+async fn close(xs: &Xenstore, name: &str, fe: &mut Frontend, dev: NetDevice<SharedRegion, DomainGrants, &'static hypervisor::evtchn::channels::XenEvents>) {
+    let node = String::from(fe.nodename());
+    match timeout(RELEASE_LIMIT, netfront::disconnect(xs, fe, dev.into_netfront())).await {
+        Ok(Ok(r)) if r.leaked_pages == 0 => crate::println!("net: {name}: {node} disconnected cleanly"),
+        Ok(Ok(r)) => crate::println!("net: {name}: {node} disconnected, {} pages leaked", r.leaked_pages),
+        Ok(Err(e)) => crate::println!("net: {name}: disconnecting {node} failed ({e})"),
+        Err(_) => crate::println!("net: {name}: netback kept {node} past {RELEASE_LIMIT:?}"),
+    }
+}
+
 /// Drives the vif of `net` for the rest of the domain's life, through detaches and re-attaches; ends
 /// only when the device breaks (a misbehaving backend) or xenstore fails.
 pub(crate) async fn run(xs: Rc<Xenstore>, net: Net, mut dev: NetDevice<SharedRegion, DomainGrants, &'static hypervisor::evtchn::channels::XenEvents>, mut fe: Frontend, ip: IpConfig) {
@@ -82,10 +94,20 @@ pub(crate) async fn run(xs: Rc<Xenstore>, net: Net, mut dev: NetDevice<SharedReg
         IpConfig::Static { address, gateway } => Some((address, gateway)),
     };
     loop {
-        let left = match select(drive(net.clone(), &mut dev), netfront::wait_backend_leaving(&*xs, &fe)).await {
+        let leaving = netfront::wait_backend_leaving(&*xs, &fe);
+        let left = match select(drive(net.clone(), &mut dev), select(leaving, net.close_requested())).await {
             // The device broke: `drive` reported it and failed the sockets.
-            Either::Left(()) => return,
-            Either::Right(r) => r,
+            Either::Left(()) => {
+                net.stopped();
+                return;
+            }
+            Either::Right(Either::Left(r)) => r,
+            Either::Right(Either::Right(())) => {
+                close(&xs, &name, &mut fe, dev).await;
+                unclaim(fe.nodename());
+                net.stopped();
+                return;
+            }
         };
         match left {
             Ok(s) => crate::println!("net: {name}: backend went {s}: the vif is being detached"),
@@ -106,7 +128,7 @@ pub(crate) async fn run(xs: Rc<Xenstore>, net: Net, mut dev: NetDevice<SharedReg
                 Ok(i) => i,
                 Err(e) => {
                     crate::println!("net: {name}: watching device/vif failed ({e}); the interface stays down");
-                    net.shared.borrow_mut().down = true;
+                    net.stopped();
                     return;
                 }
             };

@@ -103,6 +103,7 @@ fn tcp_echo_1mib(dom: &mut Domain, ip: &str) -> Result<()> {
 fn shutdown(dom: &mut Domain) -> Result<()> {
     dom.dom0("xl shutdown echo")?;
     dom.wait_for("requested:", LIMIT)?;
+    disconnected_cleanly(dom, "eth0")?;
     match dom.wait_end(LIMIT)? {
         Outcome::Poweroff => Ok(()),
         o => Err(err!("echo ended with {o:?} after xl shutdown, expected a poweroff")),
@@ -128,6 +129,15 @@ fn echo_static() -> Result<()> {
     ping(&dom, &ip)?;
     udp_echo(&dom, &ip, &nonce())?;
     shutdown(&mut dom)
+}
+
+/// Before powering off, the guest disconnects `iface` through xenbus: netback unmaps everything, so
+/// every grant is revoked and no page is leaked.
+fn disconnected_cleanly(dom: &mut Domain, iface: &str) -> Result<()> {
+    // eth0 is device/vif/0 (also after the detach/attach test's re-attach), eth1 device/vif/1.
+    let vif = iface.trim_start_matches("eth");
+    dom.wait_for(&format!("net: {iface}: device/vif/{vif} disconnected cleanly"), LIMIT)?;
+    Ok(())
 }
 
 /// Waits for `net: IFACE A.B.C.D/N via dhcp (` and returns the address, which must be in `subnet`
@@ -163,7 +173,7 @@ fn http_keepalive(dom: &Domain, ip: &str, n: u32) -> Result<()> {
 /// guest that stops answering fails the read timeouts instead of hanging the test.
 fn http_fresh(dom: &Domain, ip: &str, n: u32) -> Result<()> {
     let out = dom.dom0(&format!(
-        "timeout 1500 bash -c 't0=$(date +%s%N); ok=0; for i in $(seq {n}); do \
+        "timeout 3600 bash -c 't0=$(date +%s%N); ok=0; for i in $(seq {n}); do \
          exec 3<>/dev/tcp/{ip}/80 || {{ echo connect failed at $i; break; }}; \
          printf \"GET / HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n\" >&3; \
          status=; read -r -t 30 -u 3 status; \
@@ -173,21 +183,61 @@ fn http_fresh(dom: &Domain, ip: &str, n: u32) -> Result<()> {
          t1=$(date +%s%N); echo fresh_ok=$ok ms=$(( (t1 - t0) / 1000000 ))'"
     ))?;
     if !out.contains(&format!("fresh_ok={n} ")) {
-        return Err(err!("not every request to {ip} on a new connection got 200"));
+        let why = stall_evidence(dom);
+        return Err(err!("not every request to {ip} on a new connection got 200{why}"));
     }
     Ok(())
 }
 
-fn http_shutdown(dom: &mut Domain) -> Result<()> {
+/// When a guest stops answering: its vCPU state and event channels as Xen sees them (`xl debug-keys
+/// q` and `e` print into Xen's serial log). The lost wake-up seen in this lab looks like: vCPU blocked
+/// (`-b-`), `upcall_pend=00`, and the vif's port pending with its selector bit set (`[1/0/1]`).
+fn stall_evidence(dom: &Domain) -> String {
+    let serial = crate::lab::layout::Layout::new().serial_log();
+    let before = std::fs::metadata(&serial).map(|m| m.len()).unwrap_or(0);
+    let state = crate::lab::client::sh(&format!("xl list {} | tail -n 1; xl debug-keys q; xl debug-keys e", dom.name))
+        .map(|(_, o)| o)
+        .unwrap_or_default();
+    // Xen's dump reaches the serial log through QEMU: wait for the event channel table to appear.
+    let header = format!("Event channel information for domain {}:", dom.domid);
+    let mut text = String::new();
+    for _ in 0..50 {
+        text = std::fs::read(&serial)
+            .map(|b| String::from_utf8_lossy(b.get(before as usize..).unwrap_or(&[])).into_owned())
+            .unwrap_or_default();
+        if text.contains(&header) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let mut lines: Vec<String> = Vec::new();
+    let mut grab = 0;
+    let vcpu_header = format!("VCPU information and callbacks for domain {}:", dom.domid);
+    for l in text.lines() {
+        if l.contains(&header) || l.contains(&vcpu_header) {
+            grab = 6;
+        }
+        if grab > 0 {
+            lines.push(l.trim().to_string());
+            grab -= 1;
+        }
+    }
+    format!("\nxl list: {}\nXen's view of the guest:\n{}", state.lines().next().unwrap_or("").trim(), lines.join("\n"))
+}
+
+fn http_shutdown(dom: &mut Domain, ifaces: &[&str]) -> Result<()> {
     dom.dom0(&format!("xl shutdown {}", dom.name))?;
     dom.wait_for("requested:", LIMIT)?;
+    for iface in ifaces {
+        disconnected_cleanly(dom, iface)?;
+    }
     match dom.wait_end(LIMIT)? {
         Outcome::Poweroff => Ok(()),
         o => Err(err!("{} ended with {o:?} after xl shutdown, expected a poweroff", dom.name)),
     }
 }
 
-#[allow(dead_code)] // registered once seen passing
+#[allow(dead_code)] // not registered: fails after several hundred connections (see the issue note)
 /// examples/http: the page and /stats by busybox wget, `KEEPALIVE` requests over one connection
 /// (pipelined through busybox nc), and `FRESH` requests each on a new connection (bash /dev/tcp).
 fn http_keepalive_and_new_connections() -> Result<()> {
@@ -209,7 +259,7 @@ fn http_keepalive_and_new_connections() -> Result<()> {
     if !stats.contains(&want) {
         return Err(err!("/stats does not count {want:?}"));
     }
-    http_shutdown(&mut dom)
+    http_shutdown(&mut dom, &["eth0"])
 }
 
 /// examples/http with `vif = ['bridge=xenbr0', 'bridge=xenbr1']`: an address by DHCP on each bridge,
@@ -230,7 +280,7 @@ fn http_two_vifs() -> Result<()> {
         http_keepalive(&dom, ip, 100)?;
         http_fresh(&dom, ip, 50)?;
     }
-    http_shutdown(&mut dom)
+    http_shutdown(&mut dom, &["eth0", "eth1"])
 }
 
 /// examples/http: `xl network-detach` of its vif while it serves, then `xl network-attach` of a new
@@ -269,11 +319,193 @@ fn http_network_detach_attach() -> Result<()> {
     }
     http_fresh(&dom, &ip2, 20)?;
     http_keepalive(&dom, &ip2, 100)?;
-    http_shutdown(&mut dom)
+    http_shutdown(&mut dom, &["eth0"])
 }
 
-/// Rows for `cargo xtask bench net`: none measured yet (issue 6: TCP stream dom0->guest, request/response
-/// latency, HTTP requests/s, each beside the Linux reference guest).
-pub fn bench_rows(_p: &crate::util::Progress) -> Result<Vec<crate::bench::Row>> {
-    Ok(Vec::new())
+/// Bytes sent per stream sample, requests per HTTP sample, round trips in the latency sample.
+const BENCH_STREAM_MIB: u32 = 2;
+const BENCH_HTTP_REQUESTS: u32 = 50;
+const BENCH_ROUND_TRIPS: u32 = 200;
+/// Samples of the stream and HTTP figures per guest.
+const BENCH_SAMPLES: usize = 3;
+
+/// What one guest measured: stream MiB/s samples, round-trip times (ms), HTTP requests/s samples.
+#[derive(Debug, Default)]
+struct NetBench {
+    stream_mib_s: Vec<f64>,
+    rtt_ms: Vec<f64>,
+    http_req_s: Vec<f64>,
+}
+
+/// The value after `key=` in `out` (the last one).
+fn field(out: &str, key: &str) -> Option<f64> {
+    out.split_whitespace().filter_map(|w| w.strip_prefix(key)?.strip_prefix('=')?.parse().ok()).last()
+}
+
+/// dom0 → guest: `BENCH_STREAM_MIB` MiB of zeros into the discard service (port 9), timed from the
+/// first byte sent until the guest closed (it has read everything then).
+fn bench_stream(dom: &Domain, ip: &str) -> Result<f64> {
+    let out = dom.dom0(&format!(
+        "head -c {BENCH_STREAM_MIB}M /dev/zero > /tmp/net-bench-zero && bash -c 't0=$EPOCHREALTIME; \
+         timeout 300 busybox nc {ip} 9 < /tmp/net-bench-zero; t1=$EPOCHREALTIME; \
+         echo stream_s=$(awk \"BEGIN {{ print $t1 - $t0 }}\")'"
+    ))?;
+    let secs = field(&out, "stream_s").filter(|s| *s > 0.0).ok_or_else(|| err!("no stream time from {ip}"))?;
+    Ok(f64::from(BENCH_STREAM_MIB) / secs)
+}
+
+/// Round trips of a short line through the TCP echo (port 7) on one connection, in ms (bash's
+/// `$EPOCHREALTIME`: no process per sample).
+fn bench_latency(dom: &Domain, ip: &str) -> Result<Vec<f64>> {
+    let out = dom.dom0(&format!(
+        "timeout 300 bash -c 'exec 3<>/dev/tcp/{ip}/7 || exit 1; for i in $(seq {BENCH_ROUND_TRIPS}); do \
+         t0=$EPOCHREALTIME; echo ping$i >&3; read -r -t 10 -u 3 l || break; t1=$EPOCHREALTIME; \
+         echo rtt $t0 $t1; done; exec 3<&-'"
+    ))?;
+    let rtts: Vec<f64> = out
+        .lines()
+        .filter_map(|l| {
+            let mut w = l.strip_prefix("rtt ")?.split_whitespace();
+            let (a, b): (f64, f64) = (w.next()?.parse().ok()?, w.next()?.parse().ok()?);
+            Some((b - a) * 1000.0)
+        })
+        .collect();
+    if rtts.len() != BENCH_ROUND_TRIPS as usize {
+        return Err(err!("{} of {BENCH_ROUND_TRIPS} round trips through {ip}:7 completed", rtts.len()));
+    }
+    Ok(rtts)
+}
+
+/// `BENCH_HTTP_REQUESTS` GETs of `/`, each on a new connection (busybox httpd closes after each
+/// response), all must be 200; requests per second.
+fn bench_http(dom: &Domain, ip: &str) -> Result<f64> {
+    let out = dom.dom0(&format!(
+        "timeout 600 bash -c 't0=$EPOCHREALTIME; ok=0; for i in $(seq {BENCH_HTTP_REQUESTS}); do \
+         exec 3<>/dev/tcp/{ip}/80 || break; \
+         printf \"GET / HTTP/1.0\\r\\nHost: x\\r\\n\\r\\n\" >&3; status=; read -r -t 30 -u 3 status; \
+         case \"$status\" in *\" 200 \"*) ok=$((ok+1));; esac; \
+         while read -r -t 30 -u 3 l; do :; done; exec 3<&-; done; t1=$EPOCHREALTIME; \
+         echo http_ok=$ok http_s=$(awk \"BEGIN {{ print $t1 - $t0 }}\")'"
+    ))?;
+    if field(&out, "http_ok") != Some(f64::from(BENCH_HTTP_REQUESTS)) {
+        return Err(err!("not every benchmark request to {ip} got 200"));
+    }
+    let secs = field(&out, "http_s").filter(|s| *s > 0.0).ok_or_else(|| err!("no HTTP time from {ip}"))?;
+    Ok(f64::from(BENCH_HTTP_REQUESTS) / secs)
+}
+
+/// Everything measured on the guest at `ip` (echo on 7, discard on 9, HTTP on 80).
+fn bench_guest(p: &crate::util::Progress, who: &str, dom: &Domain, ip: &str, http: Option<&Domain>, http_ip: &str) -> Result<NetBench> {
+    let mut b = NetBench::default();
+    for i in 1..=BENCH_SAMPLES {
+        p.step(format!("bench: net: {who}: stream {i}/{BENCH_SAMPLES}"));
+        b.stream_mib_s.push(bench_stream(dom, ip)?);
+    }
+    p.step(format!("bench: net: {who}: {BENCH_ROUND_TRIPS} round trips"));
+    b.rtt_ms = bench_latency(dom, ip)?;
+    let hdom = http.unwrap_or(dom);
+    for i in 1..=BENCH_SAMPLES {
+        p.step(format!("bench: net: {who}: HTTP {i}/{BENCH_SAMPLES}"));
+        b.http_req_s.push(bench_http(hdom, http_ip)?);
+    }
+    Ok(b)
+}
+
+/// The Linux reference guest in serve mode (xl-configs/net-linux-ref.cfg).
+fn bench_linux_ref(p: &crate::util::Progress) -> Result<NetBench> {
+    p.step("bench: net: booting the Linux reference guest (serve mode)");
+    let mut dom = Domain::create("net-linux-ref", CreateOpts { overrides: vec![], echo: false })?;
+    let line = dom.wait_for("xenolith-ref: ip=", LIMIT)?;
+    let ip = line.text.split("ip=").nth(1).and_then(|r| r.split_whitespace().next()).unwrap_or("").to_string();
+    dom.wait_for("xenolith-ref: serving", LIMIT)?;
+    let b = bench_guest(p, "linux-ref", &dom, &ip, None, &ip);
+    dom.destroy();
+    b
+}
+
+/// Ours: examples/echo (echo, discard) and examples/http, booted one after the other.
+fn bench_xenolith(p: &crate::util::Progress) -> Result<NetBench> {
+    p.step("bench: net: booting echo and http");
+    images::build("echo")?;
+    images::build("http")?;
+    let mut echo = create("echo", vec![])?;
+    let ip = address(&mut echo, "dhcp")?;
+    let mut http = create("http", vec![])?;
+    let http_ip = dhcp_address(&mut http, "eth0", "10.99.0.")?;
+    http.wait_for("http: listening on", LIMIT)?;
+    let b = bench_guest(p, "xenolith", &echo, &ip, Some(&http), &http_ip);
+    echo.destroy();
+    http.destroy();
+    b
+}
+
+/// p-th percentile (0..=100) of `v` by nearest rank.
+fn percentile(v: &[f64], pct: f64) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    let rank = ((pct / 100.0) * s.len() as f64).ceil() as usize;
+    s[rank.clamp(1, s.len()) - 1]
+}
+
+/// Rows for `cargo xtask bench net`: TCP stream dom0 → guest, request/response latency p50 and p99,
+/// HTTP requests/s on new connections; ours (examples/echo and examples/http) beside the Linux reference
+/// guest (busybox nc and httpd, xl-configs/net-linux-ref.cfg), measured in the same run from dom0 with
+/// the same shell loops.
+pub fn bench_rows(p: &crate::util::Progress) -> Result<Vec<crate::bench::Row>> {
+    use crate::bench::{Row, Stats};
+    let theirs = bench_linux_ref(p)?;
+    println!("linux-ref: {theirs:?}");
+    let ours = bench_xenolith(p)?;
+    println!("xenolith: {ours:?}");
+    let stats = |v: &[f64]| Stats::of(v).ok_or_else(|| err!("no samples"));
+    Ok(vec![
+        Row {
+            name: "net TCP stream dom0->guest (MiB/s)",
+            unit: "MiB/s",
+            ours: stats(&ours.stream_mib_s)?,
+            reference: Stats::of(&theirs.stream_mib_s),
+            lower_is_better: false,
+        },
+        Row {
+            name: "net TCP echo round trip p50 (ms)",
+            unit: "ms",
+            ours: Stats::one(percentile(&ours.rtt_ms, 50.0)),
+            reference: Some(Stats::one(percentile(&theirs.rtt_ms, 50.0))),
+            lower_is_better: true,
+        },
+        Row {
+            name: "net TCP echo round trip p99 (ms)",
+            unit: "ms",
+            ours: Stats::one(percentile(&ours.rtt_ms, 99.0)),
+            reference: Some(Stats::one(percentile(&theirs.rtt_ms, 99.0))),
+            lower_is_better: true,
+        },
+        Row {
+            name: "net HTTP GET / on new connections (req/s)",
+            unit: "req/s",
+            ours: stats(&ours.http_req_s)?,
+            reference: Stats::of(&theirs.http_req_s),
+            lower_is_better: false,
+        },
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_by_nearest_rank() {
+        let v: Vec<f64> = (1..=200).map(f64::from).collect();
+        assert_eq!(percentile(&v, 50.0), 100.0);
+        assert_eq!(percentile(&v, 99.0), 198.0);
+        assert_eq!(percentile(&[3.0], 99.0), 3.0);
+    }
+
+    #[test]
+    fn fields() {
+        assert_eq!(field("x\nstream_s=1.25\n", "stream_s"), Some(1.25));
+        assert_eq!(field("http_ok=50 http_s=2.5", "http_ok"), Some(50.0));
+        assert_eq!(field("http_s=", "http_s"), None);
+    }
 }
