@@ -4,6 +4,7 @@
 //! touching the guest's network or console.
 //!
 //! Keys, each a decimal number: `uptime_ms`, `heap_used` and `heap_free` (bytes), `heap_allocations`,
+//! `stack_used` (the boot stack's high-water mark, bytes; the stack is `pvh_boot::entry::BOOT_STACK_SIZE`),
 //! `events` (event channel deliveries), `blocks` (times the vCPU blocked), `timer_fires`, `upcalls`,
 //! and last `updates` (samples published so far, written after the others: a reader that sees the same
 //! `updates` before and after its reads has one sample).
@@ -34,6 +35,7 @@ pub struct Vitals {
     pub heap_used: u64,
     pub heap_free: u64,
     pub heap_allocations: u64,
+    pub stack_used: u64,
     pub events: u64,
     pub blocks: u64,
     pub timer_fires: u64,
@@ -42,12 +44,13 @@ pub struct Vitals {
 
 impl Vitals {
     /// (key, value) of each sign, in publishing order.
-    pub fn entries(&self) -> [(&'static str, u64); 8] {
+    pub fn entries(&self) -> [(&'static str, u64); 9] {
         [
             ("uptime_ms", self.uptime_ms),
             ("heap_used", self.heap_used),
             ("heap_free", self.heap_free),
             ("heap_allocations", self.heap_allocations),
+            ("stack_used", self.stack_used),
             ("events", self.events),
             ("blocks", self.blocks),
             ("timer_fires", self.timer_fires),
@@ -107,6 +110,7 @@ pub fn sample(start: crate::executor::Instant) -> Vitals {
         heap_used: heap.allocated,
         heap_free: heap.available,
         heap_allocations: heap.allocations,
+        stack_used: pvh_boot::entry::stack_high_water() as u64,
         events,
         blocks,
         timer_fires,
@@ -130,12 +134,22 @@ mod tests {
 
     #[test]
     fn entries_name_every_sign_once() {
-        let v = Vitals { uptime_ms: 1, heap_used: 2, heap_free: 3, heap_allocations: 4, events: 5, blocks: 6, timer_fires: 7, upcalls: 8 };
+        let v = Vitals {
+            uptime_ms: 1,
+            heap_used: 2,
+            heap_free: 3,
+            heap_allocations: 4,
+            stack_used: 9,
+            events: 5,
+            blocks: 6,
+            timer_fires: 7,
+            upcalls: 8,
+        };
         let e = v.entries();
         let mut keys: alloc::vec::Vec<&str> = e.iter().map(|(k, _)| *k).collect();
         keys.sort();
         keys.dedup();
-        assert_eq!(keys.len(), 8);
-        assert_eq!(e.iter().map(|(_, v)| v).sum::<u64>(), 36);
+        assert_eq!(keys.len(), 9);
+        assert_eq!(e.iter().map(|(_, v)| v).sum::<u64>(), 45);
     }
 }

@@ -65,7 +65,7 @@ where
         let local = crate::executor::LocalSet::new();
         let mut ctx = ctx;
         start_xenstore(&local, &mut ctx);
-        local.run_until(main(ctx)).await
+        local.run_until(boxed(main, ctx)).await
     };
     if crate::executor::run(platform, app).report() {
         // After `xl reboot` (and a graceful return) the domain ends with reason reboot.
@@ -81,6 +81,20 @@ where
 
 /// Opens xenstore and starts its driver and the control task in `local`; without xenstore the
 /// application still runs (it only cannot be stopped through `xl shutdown`).
+/// The application's future, on the heap. An `async fn main` that holds large buffers or awaits deep
+/// futures can be tens of KiB; kept inline, it would live in the executor's frames on the boot stack
+/// (64 KiB) for the program's life. Made here, in a frame of its own that is gone once it returns, the
+/// only copy on the stack is the transient one `Box::pin` moves from.
+#[cfg(all(target_os = "none", feature = "executor"))]
+#[inline(never)]
+fn boxed<F, Fut>(main: F, ctx: Context) -> core::pin::Pin<alloc::boxed::Box<Fut>>
+where
+    F: FnOnce(Context) -> Fut,
+    Fut: core::future::Future,
+{
+    alloc::boxed::Box::pin(main(ctx))
+}
+
 #[cfg(all(target_os = "none", feature = "executor"))]
 fn start_xenstore(local: &crate::executor::LocalSet, ctx: &mut Context) {
     let xs = match crate::xenstore::connect() {

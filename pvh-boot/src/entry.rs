@@ -152,3 +152,23 @@ pub fn boot_stack() -> core::ops::Range<u64> {
     // Only the addresses of the symbols are taken (no read), which needs no `unsafe`.
     (&raw const pvh_boot_stack) as u64..(&raw const pvh_boot_stack_top) as u64
 }
+
+/// Bytes of the boot stack used so far (its high-water mark): the stack starts zeroed (.bss), so the
+/// first non-zero word from the bottom marks the deepest point reached (a few zero words stored there
+/// would hide a little of it).
+pub fn stack_high_water() -> usize {
+    let r = boot_stack();
+    let mut addr = r.start;
+    while addr < r.end {
+        // SAFETY: `addr` is an 8-byte-aligned word inside the boot stack (the stack follows the page-
+        // aligned guard page; the loop stays below its top), a .bss array of this image mapped writable
+        // for the program's life. Words below the stack pointer are dead stack that nothing else reads;
+        // a volatile read of a plain integer forms no reference.
+        let word = unsafe { (addr as *const u64).read_volatile() };
+        if word != 0 {
+            break;
+        }
+        addr += 8;
+    }
+    (r.end - addr) as usize
+}

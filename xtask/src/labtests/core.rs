@@ -200,12 +200,20 @@ fn monitoring_in_xenstore() -> Result<()> {
     let get = |m: &std::collections::HashMap<String, u64>, k: &str| {
         m.get(k).copied().ok_or_else(|| err!("{dir}/{k} is missing or not a number: {m:?}"))
     };
-    for key in ["uptime_ms", "heap_used", "heap_free", "heap_allocations", "events", "blocks", "timer_fires", "upcalls", "updates"] {
+    for key in ["uptime_ms", "heap_used", "heap_free", "heap_allocations", "stack_used", "events", "blocks", "timer_fires", "upcalls", "updates"] {
         get(&second, key)?;
     }
     let (u1, u2) = (get(&first, "updates")?, get(&second, "updates")?);
     let (t1, t2) = (get(&first, "uptime_ms")?, get(&second, "uptime_ms")?);
-    println!("core::monitoring: updates {u1} -> {u2}, uptime {t1} -> {t2} ms, heap used {} free {}", get(&second, "heap_used")?, get(&second, "heap_free")?);
+    let stack = get(&second, "stack_used")?;
+    println!(
+        "core::monitoring: updates {u1} -> {u2}, uptime {t1} -> {t2} ms, heap used {} free {}, stack used {stack} of 65536",
+        get(&second, "heap_used")?,
+        get(&second, "heap_free")?
+    );
+    if stack == 0 || stack >= 64 * 1024 {
+        return Err(err!("implausible stack high-water mark {stack}"));
+    }
     if u2 <= u1 || t2 <= t1 {
         return Err(err!("no newer sample after 4 ticks: updates {u1} -> {u2}, uptime {t1} -> {t2} ms"));
     }
