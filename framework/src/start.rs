@@ -83,7 +83,7 @@ where
 /// application still runs (it only cannot be stopped through `xl shutdown`).
 /// The application's future, on the heap. An `async fn main` that holds large buffers or awaits deep
 /// futures can be tens of KiB; kept inline, it would live in the executor's frames on the boot stack
-/// (64 KiB) for the program's life. Made here, in a frame of its own that is gone once it returns, the
+/// (128 KiB) for the program's life. Made here, in a frame of its own that is gone once it returns, the
 /// only copy on the stack is the transient one `Box::pin` moves from.
 #[cfg(all(target_os = "none", feature = "executor"))]
 #[inline(never)]

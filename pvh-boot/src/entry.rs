@@ -140,7 +140,7 @@ const fn xen_sys_phys32_entry() -> u32 {
 }
 
 /// Size of the stack `boot_main` and the application run on.
-pub const BOOT_STACK_SIZE: usize = 64 * 1024;
+pub const BOOT_STACK_SIZE: usize = 128 * 1024;
 
 extern "C" {
     static pvh_boot_stack: u8;

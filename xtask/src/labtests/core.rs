@@ -207,11 +207,11 @@ fn monitoring_in_xenstore() -> Result<()> {
     let (t1, t2) = (get(&first, "uptime_ms")?, get(&second, "uptime_ms")?);
     let stack = get(&second, "stack_used")?;
     println!(
-        "core::monitoring: updates {u1} -> {u2}, uptime {t1} -> {t2} ms, heap used {} free {}, stack used {stack} of 65536",
+        "core::monitoring: updates {u1} -> {u2}, uptime {t1} -> {t2} ms, heap used {} free {}, stack used {stack} of 131072",
         get(&second, "heap_used")?,
         get(&second, "heap_free")?
     );
-    if stack == 0 || stack >= 64 * 1024 {
+    if stack == 0 || stack >= 128 * 1024 {
         return Err(err!("implausible stack high-water mark {stack}"));
     }
     if u2 <= u1 || t2 <= t1 {
