@@ -35,6 +35,17 @@ impl Default for Config {
     }
 }
 
+impl Config {
+    /// The default configuration with buffer counts scaled to the memory there is: an eighth of
+    /// `free_heap_bytes` per direction, between 16 and the ring size (256) pages. A 4 MiB guest (about
+    /// 2.5 MiB of free heap) gets 80 receive and 80 transmit pages; 64 MiB and more, full rings.
+    pub fn sized_for(free_heap_bytes: u64) -> Config {
+        let pages = (free_heap_bytes / 4096 / 8).clamp(16, u64::from(crate::RX_RING_SIZE)) as usize;
+        let d = Config::default();
+        Config { rx_buffers: pages, tx_buffers: pages, rx_queue_limit: d.rx_queue_limit.min(pages / 2), ..d }
+    }
+}
+
 /// What the backend advertised in its directory (`feature-*` keys; absent means 0).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct BackendFeatures {
@@ -110,6 +121,15 @@ pub fn parse_mac(value: &[u8]) -> Result<[u8; 6], BadMac> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn buffers_scale_with_free_memory() {
+        let small = Config::sized_for(2_500_000);
+        assert_eq!((small.rx_buffers, small.tx_buffers, small.rx_queue_limit), (76, 76, 38));
+        assert_eq!(Config::sized_for(60 << 20).rx_buffers, 256);
+        assert_eq!(Config::sized_for(60 << 20), Config::default());
+        assert_eq!(Config::sized_for(0).rx_buffers, 16, "never below 16");
+    }
 
     #[test]
     fn flags() {

@@ -52,7 +52,8 @@ fn unclaim(nodename: &str) {
 pub(crate) async fn connect(xs: &Xenstore, device: DeviceInfo) -> Result<(XenNetfront, Frontend), netfront::ConnectError> {
     let evs = events().map_err(|_| netfront::ConnectError::Setup(netfront::SetupError::BadConfig))?;
     let mut alloc = || SharedRegion::alloc(1).map(|p| (p.pfn(), p));
-    netfront::connect(xs, device, DomainGrants, evs, &mut alloc, Config::default()).await
+    let config = Config::sized_for(pvh_boot::heap::usage().available);
+    netfront::connect(xs, device, DomainGrants, evs, &mut alloc, config).await
 }
 
 /// A vif nobody uses whose frontend is `Initialising` (just created by the toolstack), claimed.

@@ -1,5 +1,6 @@
 //! PVH boot of our own images: hello prints through the PV console and powers off, in every
-//! memory and vCPU shape; crash produces an exception report and a crash shutdown.
+//! memory and vCPU shape; crash produces an exception report and a crash shutdown; the http server
+//! (netfront + smoltcp) serves in 4 MiB of RAM.
 
 use std::time::Duration;
 
@@ -16,6 +17,7 @@ pub fn tests() -> Vec<LabTest> {
         LabTest { name: "boot::hello_memory_5000", run: || hello_variant("hello-mem5000", Some(5000)) },
         LabTest { name: "boot::hello_two_vcpus", run: || hello_variant("hello-smp2", None) },
         LabTest { name: "boot::crash_reports_exception", run: crash_reports_exception },
+        LabTest { name: "boot::http_serves_at_memory_4", run: http_serves_at_memory_4 },
     ]
 }
 
@@ -78,4 +80,29 @@ fn crash_reports_exception() -> Result<()> {
         Outcome::Crash => Ok(()),
         o => Err(err!("crash ended with {o:?}, expected Xen to see a crash")),
     }
+}
+
+/// examples/http at `memory = 4` (xl-configs/http-mem4.cfg): an address by DHCP, 100 requests from dom0
+/// each on a new connection, all answered, /stats counting them; `xl shutdown` powers it off.
+fn http_serves_at_memory_4() -> Result<()> {
+    const REQUESTS: u32 = 100;
+    let mut dom = boot("http-mem4", vec![])?;
+    let line = dom.wait_for("http: listening on ", LIMIT)?;
+    let ip = line.text.split("listening on ").nth(1).and_then(|r| r.split(':').next()).unwrap_or("").to_string();
+    if !ip.starts_with("10.99.0.") {
+        return Err(err!("unexpected listening line {:?}", line.text));
+    }
+    let out = dom.dom0(&format!(
+        "n=0; for i in $(seq 1 {REQUESTS}); do timeout 20 busybox wget -q -O /dev/null http://{ip}/ && n=$((n+1)); done; \
+         echo answered=$n; timeout 20 busybox wget -q -O - http://{ip}/stats"
+    ))?;
+    if !out.contains(&format!("answered={REQUESTS}\n")) {
+        return Err(err!("not every request was answered at memory = 4"));
+    }
+    let counted = out.lines().find_map(|l| l.strip_prefix("responses_200 ")).and_then(|v| v.trim().parse::<u32>().ok());
+    if counted.is_none_or(|c| c < REQUESTS) {
+        return Err(err!("/stats counts {counted:?} answered requests, expected at least {REQUESTS}"));
+    }
+    dom.dom0(&format!("xl shutdown {}", dom.name))?;
+    expect_poweroff(&mut dom)
 }
