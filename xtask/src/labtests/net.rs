@@ -16,6 +16,9 @@ pub fn tests() -> Vec<LabTest> {
     vec![
         LabTest { name: "net::echo_dhcp_ping_udp_tcp_1mib", run: echo_dhcp },
         LabTest { name: "net::echo_static_address", run: echo_static },
+        // Fails after several hundred connections until the lost wake-up in hypervisor::sched::block_unless
+        // is mended (an upcall delivered between `sti` and `hlt`; see issue 6's note).
+        LabTest { name: "net::http_keepalive_and_new_connections", run: http_keepalive_and_new_connections },
         LabTest { name: "net::http_two_vifs", run: http_two_vifs },
         LabTest { name: "net::http_network_detach_attach", run: http_network_detach_attach },
     ]
@@ -237,7 +240,6 @@ fn http_shutdown(dom: &mut Domain, ifaces: &[&str]) -> Result<()> {
     }
 }
 
-#[allow(dead_code)] // not registered: fails after several hundred connections (see the issue note)
 /// examples/http: the page and /stats by busybox wget, `KEEPALIVE` requests over one connection
 /// (pipelined through busybox nc), and `FRESH` requests each on a new connection (bash /dev/tcp).
 fn http_keepalive_and_new_connections() -> Result<()> {
