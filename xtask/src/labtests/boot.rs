@@ -13,6 +13,7 @@ use crate::util::Result;
 pub fn tests() -> Vec<LabTest> {
     vec![
         LabTest { name: "boot::hello", run: hello },
+        LabTest { name: "boot::hello_memory_2", run: || hello_variant("hello-mem2", Some(2)) },
         LabTest { name: "boot::hello_memory_4", run: || hello_variant("hello-mem4", Some(4)) },
         LabTest { name: "boot::hello_memory_5000", run: || hello_variant("hello-mem5000", Some(5000)) },
         LabTest { name: "boot::hello_two_vcpus", run: || hello_variant("hello-smp2", None) },
