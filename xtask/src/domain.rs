@@ -134,7 +134,7 @@ pub struct Domain {
     echo: bool,
     outcome: Option<Outcome>,
     /// When set, echoed crash-report addresses are annotated with their functions.
-    pub symbols: Option<crate::symbols::Symbols>,
+    symbols: Option<crate::symbols::Symbols>,
 }
 
 /// Options of [`Domain::create`].
@@ -157,6 +157,11 @@ impl Domain {
         let cfg = fs::read_to_string(&cfg_path).map_err(|e| err!("cannot read {}: {e}", cfg_path.display()))?;
         let name = xlcfg::get_string(&cfg, "name").ok_or_else(|| err!("{} has no name=", cfg_path.display()))?;
         let cfg = xlcfg::merge(&cfg, &opts.overrides);
+        // Crash reports of our own images are echoed with function names (target/images/NAME.sym).
+        let symbols = xlcfg::get_string(&cfg, "kernel")
+            .and_then(|k| k.strip_prefix("target/images/").map(str::to_string))
+            .filter(|_| opts.echo)
+            .and_then(|image| crate::symbols::of_image(&image));
         for disk in xlcfg::disk_targets(&cfg).iter().filter(|d| !d.starts_with('/')) {
             let host = l.repo.join(disk);
             if !host.exists() {
@@ -200,7 +205,7 @@ impl Domain {
             created,
             echo: opts.echo,
             outcome: None,
-            symbols: None,
+            symbols,
         })
     }
 

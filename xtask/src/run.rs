@@ -10,18 +10,15 @@ use crate::lab::qemu;
 use crate::util::{Progress, Result};
 
 pub fn run(p: &Progress, cfg_name: &str, timeout: Duration) -> Result<i32> {
-    let mut image = None;
     if !images::is_prebuilt(cfg_name) {
         if let Some(example) = images::example_of_config(cfg_name)? {
             p.step(format!("run: building {example}"));
             images::build(&example)?;
-            image = Some(example);
         }
     }
     qemu::up(p)?;
     p.step(format!("run: xl create xl-configs/{cfg_name}.cfg"));
     let mut dom = Domain::create(cfg_name, CreateOpts { overrides: vec![], echo: true })?;
-    dom.symbols = image.as_deref().and_then(crate::symbols::of_image);
     p.step(format!("run: domain {} is d{}; console follows", dom.name, dom.domid));
     let outcome = dom.wait_end(timeout)?;
     let secs = dom.created.elapsed().as_secs_f64();
