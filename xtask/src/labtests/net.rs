@@ -198,13 +198,17 @@ fn http_fresh(dom: &Domain, ip: &str, n: u32) -> Result<()> {
 fn stall_evidence(dom: &Domain) -> String {
     let serial = crate::lab::layout::Layout::new().serial_log();
     let before = std::fs::metadata(&serial).map(|m| m.len()).unwrap_or(0);
-    let state = crate::lab::client::sh(&format!("xl list {} | tail -n 1; xl debug-keys q; xl debug-keys e", dom.name))
+    let state = crate::lab::client::sh(&format!(
+        "xl list {} | tail -n 1; mount -t debugfs none /sys/kernel/debug 2>/dev/null; \
+         cat /sys/kernel/debug/xen-netback/vif{}.0/io_ring_q0 2>/dev/null | head -11; xl debug-keys q; xl debug-keys e",
+        dom.name, dom.domid
+    ))
         .map(|(_, o)| o)
         .unwrap_or_default();
-    // Xen's dump reaches the serial log through QEMU: wait for the event channel table to appear.
+    // Xen's dump (every domain's) reaches the serial log slowly through QEMU: wait up to 30 s for it.
     let header = format!("Event channel information for domain {}:", dom.domid);
     let mut text = String::new();
-    for _ in 0..50 {
+    for _ in 0..150 {
         text = std::fs::read(&serial)
             .map(|b| String::from_utf8_lossy(b.get(before as usize..).unwrap_or(&[])).into_owned())
             .unwrap_or_default();
@@ -225,7 +229,7 @@ fn stall_evidence(dom: &Domain) -> String {
             grab -= 1;
         }
     }
-    format!("\nxl list: {}\nXen's view of the guest:\n{}", state.lines().next().unwrap_or("").trim(), lines.join("\n"))
+    format!("\nxl list and netback's rings:\n{}\nXen's view of the guest:\n{}", state.trim_end(), lines.join("\n"))
 }
 
 fn http_shutdown(dom: &mut Domain, ifaces: &[&str]) -> Result<()> {
