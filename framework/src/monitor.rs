@@ -6,6 +6,7 @@
 //! Keys, each a decimal number: `uptime_ms`, `heap_used` and `heap_free` (bytes), `heap_allocations`,
 //! `stack_used` (the boot stack's high-water mark, bytes; the stack is `pvh_boot::entry::BOOT_STACK_SIZE`),
 //! `events` (event channel deliveries), `blocks` (times the vCPU blocked), `timer_fires`, `upcalls`,
+//! `hlt_skips` (upcalls that landed inside `sti; hlt` and skipped the `hlt`),
 //! and last `updates` (samples published so far, written after the others: a reader that sees the same
 //! `updates` before and after its reads has one sample).
 //!
@@ -40,11 +41,12 @@ pub struct Vitals {
     pub blocks: u64,
     pub timer_fires: u64,
     pub upcalls: u64,
+    pub hlt_skips: u64,
 }
 
 impl Vitals {
     /// (key, value) of each sign, in publishing order.
-    pub fn entries(&self) -> [(&'static str, u64); 9] {
+    pub fn entries(&self) -> [(&'static str, u64); 10] {
         [
             ("uptime_ms", self.uptime_ms),
             ("heap_used", self.heap_used),
@@ -55,6 +57,7 @@ impl Vitals {
             ("blocks", self.blocks),
             ("timer_fires", self.timer_fires),
             ("upcalls", self.upcalls),
+            ("hlt_skips", self.hlt_skips),
         ]
     }
 }
@@ -115,6 +118,7 @@ pub fn sample(start: crate::executor::Instant) -> Vitals {
         blocks,
         timer_fires,
         upcalls: pvh_boot::upcall::count(),
+        hlt_skips: pvh_boot::upcall::hlt_skips(),
     }
 }
 
@@ -144,12 +148,13 @@ mod tests {
             blocks: 6,
             timer_fires: 7,
             upcalls: 8,
+            hlt_skips: 10,
         };
         let e = v.entries();
         let mut keys: alloc::vec::Vec<&str> = e.iter().map(|(k, _)| *k).collect();
         keys.sort();
         keys.dedup();
-        assert_eq!(keys.len(), 9);
-        assert_eq!(e.iter().map(|(_, v)| v).sum::<u64>(), 45);
+        assert_eq!(keys.len(), 10);
+        assert_eq!(e.iter().map(|(_, v)| v).sum::<u64>(), 55);
     }
 }

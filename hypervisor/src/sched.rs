@@ -4,6 +4,23 @@ use xen_sys::{sched_shutdown, SCHEDOP_shutdown, SCHEDOP_yield, __HYPERVISOR_sche
 
 use crate::hypercall::Xen;
 
+// `sti; hlt` as a function of its own, so the `hlt` has one known address (`xen_sti_hlt_hlt`): the
+// upcall stub in pvh-boot compares the interrupted RIP with it (see `block_unless`).
+core::arch::global_asm!(
+    ".section .text.xen_sti_hlt, \"ax\"",
+    ".global xen_sti_hlt",
+    ".global xen_sti_hlt_hlt",
+    "xen_sti_hlt:",
+    "    sti",
+    "xen_sti_hlt_hlt:",
+    "    hlt",
+    "    ret",
+);
+
+extern "C" {
+    fn xen_sti_hlt();
+}
+
 /// Reasons for `SCHEDOP_shutdown` (`sched.h`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u32)]
@@ -44,6 +61,11 @@ pub fn halt_forever() -> ! {
 /// check; `sti; hlt` then enables them for the `hlt` only (STI's shadow), so an event that arrives after
 /// the check keeps `evtchn_upcall_pending` set and Xen's HLT handling (`SCHEDOP_block` for an HVM vCPU
 /// with IF = 1) does not block. Returns with interrupts disabled, after the upcall (if any) ran.
+///
+/// The shadow is not always honoured under the lab's nested SVM (QEMU TCG): the upcall can land
+/// between `sti` and `hlt`; its stub clears `evtchn_upcall_pending` and would return into the `hlt`,
+/// and the vCPU would block with a port pending (an http guest went silent that way). So the stub
+/// returns past the `hlt` when it interrupted exactly there (`xen_sti_hlt_hlt`, `pvh_boot::upcall`).
 pub fn block_unless(pending: impl Fn() -> bool) {
     // SAFETY: cli only masks interrupts on this vCPU.
     unsafe { core::arch::asm!("cli", options(nomem, nostack)) };
@@ -53,5 +75,7 @@ pub fn block_unless(pending: impl Fn() -> bool) {
     // SAFETY: the upcall gate (the only interrupt Xenolith enables) is installed before events are set
     // up; it clears a flag and returns. The red zone is disabled on this target, so an interrupt on the
     // current stack is safe. Interrupts are masked again before returning.
-    unsafe { core::arch::asm!("sti", "hlt", "cli", options(nostack)) };
+    unsafe { xen_sti_hlt() };
+    // SAFETY: cli only masks interrupts on this vCPU.
+    unsafe { core::arch::asm!("cli", options(nomem, nostack)) };
 }

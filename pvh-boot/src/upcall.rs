@@ -15,6 +15,8 @@ pub const VECTOR: u8 = 0xf3;
 /// Address of vCPU 0's `evtchn_upcall_pending` byte; 0 until [`install`].
 static UPCALL_FLAG: AtomicU64 = AtomicU64::new(0);
 static UPCALLS: AtomicU64 = AtomicU64::new(0);
+/// Upcalls that landed on the `hlt` of `sti; hlt` (inside STI's shadow) and returned past it.
+static HLT_SKIPS: AtomicU64 = AtomicU64::new(0);
 
 global_asm!(
     r#"
@@ -28,15 +30,27 @@ pvh_upcall_entry:
     jz 2f
     mov byte ptr [rax], 0
 2:  lock inc qword ptr [rip + {count}]
-    pop rax
+    /* Interrupted on the hlt of `sti; hlt` (STI's shadow not honoured)? Then the event is taken
+       already: return past the hlt, or the vCPU would block with a port pending. The saved RIP is
+       at [rsp + 8], above the pushed rax; iretq restores the flags this changes. */
+    lea rax, [rip + {hlt}]
+    cmp qword ptr [rsp + 8], rax
+    jne 3f
+    inc qword ptr [rsp + 8]
+    lock inc qword ptr [rip + {skips}]
+3:  pop rax
     iretq
     "#,
     flag = sym UPCALL_FLAG,
     count = sym UPCALLS,
+    hlt = sym xen_sti_hlt_hlt,
+    skips = sym HLT_SKIPS,
 );
 
 extern "C" {
     fn pvh_upcall_entry();
+    /// The one-byte `hlt` of `hypervisor::sched`'s `sti; hlt` (only its address is used).
+    fn xen_sti_hlt_hlt();
 }
 
 /// Points the upcall stub at `shared`'s vCPU 0 flag and installs the gate. Returns the vector to give
@@ -50,4 +64,9 @@ pub fn install(shared: &'static SharedInfo) -> u8 {
 /// Upcalls taken so far.
 pub fn count() -> u64 {
     UPCALLS.load(Ordering::Relaxed)
+}
+
+/// Upcalls that landed on the `hlt` of `sti; hlt` and skipped it (see `hypervisor::sched::block_unless`).
+pub fn hlt_skips() -> u64 {
+    HLT_SKIPS.load(Ordering::Relaxed)
 }
