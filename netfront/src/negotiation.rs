@@ -231,6 +231,16 @@ where
         )
     };
     fe.wait_for_backend(xs, gone).await?;
+    let report = close_device(fe, dev);
+    fe.switch_state(xs, XenbusState::Closed).await?;
+    Ok(report)
+}
+
+/// Closes the device once the backend has let go of it, and reports pages it still maps (leaked).
+fn close_device<P: SharedPage, G: GrantTable, E: EventChannels>(
+    fe: &Frontend,
+    dev: Netfront<P, G, E>,
+) -> crate::CloseReport {
     let report = dev.close();
     if report.leaked_pages > 0 {
         log::warn!(
@@ -239,8 +249,7 @@ where
             report.leaked_pages
         );
     }
-    fe.switch_state(xs, XenbusState::Closed).await?;
-    Ok(report)
+    report
 }
 
 /// Waits until the backend leaves `Connected` (or its `state` node vanishes); returns the state it
@@ -281,13 +290,5 @@ where
         }
     }
     watch.unwatch().await.ok();
-    let report = dev.close();
-    if report.leaked_pages > 0 {
-        log::warn!(
-            "netfront: {}: {} pages still mapped by the backend, leaked",
-            fe.nodename(),
-            report.leaked_pages
-        );
-    }
-    Ok(report)
+    Ok(close_device(fe, dev))
 }

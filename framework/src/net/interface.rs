@@ -141,24 +141,20 @@ impl Net {
                 w.wake();
             }
         }
-        poll_fn(|cx| {
-            let mut s = self.shared.borrow_mut();
-            if s.stopped {
-                Poll::Ready(())
-            } else {
-                s.close_waiters.push(cx.waker().clone());
-                Poll::Pending
-            }
-        })
-        .await
+        self.until_closing(|s| s.stopped).await
     }
 
     /// Completes once [`Net::close`] was called (for the driver).
     #[cfg_attr(not(target_os = "none"), allow(dead_code))]
     pub(crate) async fn close_requested(&self) {
+        self.until_closing(|s| s.close_requested).await
+    }
+
+    /// Completes once `done` holds, re-checked each time the close waiters are woken.
+    async fn until_closing(&self, done: impl Fn(&Shared) -> bool) {
         poll_fn(|cx| {
             let mut s = self.shared.borrow_mut();
-            if s.close_requested {
+            if done(&s) {
                 Poll::Ready(())
             } else {
                 s.close_waiters.push(cx.waker().clone());
