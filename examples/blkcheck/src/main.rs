@@ -30,7 +30,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use xenolith::block::{open_all, Error, SubmitError, XenDisk};
-use xenolith::executor::{Instant, LocalSet};
+use xenolith::executor::{Instant, JoinHandle, LocalSet};
 use xenolith::{println, Context};
 
 const MIB: u64 = 1 << 20;
@@ -165,6 +165,19 @@ type Region = (u64, u64);
 
 /// Writes the pattern of `seed` over `regions` (several at once from 4 tasks), flushes, reads back and
 /// verifies. The regions avoid the marker and tag areas.
+/// Runs the local tasks until each has finished; their error lists, in spawn order.
+async fn all_errors(local: &LocalSet, handles: Vec<JoinHandle<Vec<String>>>) -> Vec<String> {
+    local
+        .run_until(async {
+            let mut all = Vec::new();
+            for h in handles {
+                all.extend(h.await);
+            }
+            all
+        })
+        .await
+}
+
 async fn check_regions(disk: &Rc<XenDisk>, regions: Vec<Region>, seed: u64, r: &mut Report) {
     let ss = disk.sector_size() as u64;
     let local = LocalSet::new();
@@ -185,15 +198,7 @@ async fn check_regions(disk: &Rc<XenDisk>, regions: Vec<Region>, seed: u64, r: &
             errs
         }));
     }
-    let errs = local
-        .run_until(async {
-            let mut all = Vec::new();
-            for h in handles {
-                all.extend(h.await);
-            }
-            all
-        })
-        .await;
+    let errs = all_errors(&local, handles).await;
     for e in errs {
         r.fail(e);
     }
@@ -357,15 +362,7 @@ async fn random_reads(disk: &Rc<XenDisk>, base: &Rc<Vec<u8>>, seed: u64, depth: 
             errs
         }));
     }
-    let errs = local
-        .run_until(async {
-            let mut all = Vec::new();
-            for h in handles {
-                all.extend(h.await);
-            }
-            all
-        })
-        .await;
+    let errs = all_errors(&local, handles).await;
     let ns = Instant::now().duration_since(t).as_nanos().max(1) as f64;
     println!("blkcheck: {}: {} random 4 KiB reads at depth {depth} in {} ms", r.name, count / depth * depth, (ns / 1e6) as u64);
     for e in errs.into_iter().take(5) {
