@@ -1,12 +1,19 @@
-//! Completing a "blank" transport checksum (`NETRXF_csum_blank`) in software.
+//! Transport checksums of Ethernet frames in software: what offload leaves to the frontend.
 //!
-//! A packet from a local sender with checksum offload (dom0 or another guest on the same host) arrives
-//! with `NETRXF_csum_blank`: its TCP/UDP checksum field was never completed. A stack that verifies
-//! checksums (smoltcp does) would drop it, so [`complete`] computes the checksum over the pseudo-header
-//! and the segment and stores it — without trusting whatever the field held. IPv4 and IPv6 (no
-//! extension headers) with TCP or UDP, behind an Ethernet header with at most one VLAN tag.
+//! - [`complete`]: a packet from a local sender with checksum offload (dom0 or another guest on the same
+//!   host) arrives with `NETRXF_csum_blank`: its TCP/UDP checksum field was never completed. Before the
+//!   frame is forwarded or handed to a stack that verifies checksums, compute and store it — without
+//!   trusting whatever the field held.
+//! - [`verify`]: a frame that arrives with neither `NETRXF_data_validated` nor `NETRXF_csum_blank` came
+//!   from outside the host unchecked; its TCP/UDP checksum is checked here, so the stack above need not
+//!   verify (and validated frames are not summed twice).
+//! - [`prepare_blank`]: the transmit half of offload. Store only the pseudo-header sum in the field and
+//!   send with `NETTXF_csum_blank`; netback (or the NIC) completes it. Linux's `CHECKSUM_PARTIAL` layout.
+//!
+//! IPv4 and IPv6 (no extension headers) with TCP or UDP, behind an Ethernet header with at most one
+//! VLAN tag.
 
-/// Why a checksum could not be completed. The packet is left unchanged.
+/// Why a frame's checksum could not be handled. The frame is left unchanged.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ChecksumError {
     /// The frame is too short for the headers it announces.
@@ -48,53 +55,115 @@ fn fold(mut s: u64) -> u16 {
     s as u16
 }
 
+/// Where a frame's transport segment and checksum field are, and its pseudo-header sum.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Segment {
+    proto: u8,
+    /// Offset of the TCP/UDP header.
+    start: usize,
+    /// Length of header + payload (from the IP header, checked against the frame).
+    len: usize,
+    /// Offset of the checksum field.
+    field: usize,
+    /// Pseudo-header sum, unfolded.
+    pseudo: u64,
+    /// IPv6 (where a UDP checksum is mandatory).
+    ipv6: bool,
+}
+
+impl Segment {
+    /// Walk the Ethernet, (VLAN,) IP headers of `frame`; every offset is checked against its length.
+    fn locate(frame: &[u8]) -> Result<Segment, ChecksumError> {
+        let mut l3 = ETH_HLEN;
+        let mut ethertype = be16(frame, 12).ok_or(ChecksumError::Truncated)?;
+        if ethertype == ETHERTYPE_VLAN {
+            ethertype = be16(frame, 16).ok_or(ChecksumError::Truncated)?;
+            l3 += 4;
+        }
+        let (proto, start, len, pseudo) = match ethertype {
+            ETHERTYPE_IPV4 => {
+                let ihl = usize::from(*frame.get(l3).ok_or(ChecksumError::Truncated)? & 0x0f) * 4;
+                if ihl < 20 {
+                    return Err(ChecksumError::UnsupportedNetwork);
+                }
+                let total = usize::from(be16(frame, l3 + 2).ok_or(ChecksumError::Truncated)?);
+                if total < ihl || frame.len() < l3 + total {
+                    return Err(ChecksumError::Truncated);
+                }
+                let proto = frame[l3 + 9];
+                let len = total - ihl;
+                let pseudo = sum(&frame[l3 + 12..l3 + 20]) + u64::from(proto) + len as u64;
+                (proto, l3 + ihl, len, pseudo)
+            }
+            ETHERTYPE_IPV6 => {
+                let payload = usize::from(be16(frame, l3 + 4).ok_or(ChecksumError::Truncated)?);
+                if frame.len() < l3 + 40 + payload {
+                    return Err(ChecksumError::Truncated);
+                }
+                let proto = frame[l3 + 6];
+                let pseudo = sum(&frame[l3 + 8..l3 + 40]) + u64::from(proto) + payload as u64;
+                (proto, l3 + 40, payload, pseudo)
+            }
+            _ => return Err(ChecksumError::UnsupportedNetwork),
+        };
+        let field = match proto {
+            PROTO_TCP if len >= 20 => start + 16,
+            PROTO_UDP if len >= 8 => start + 6,
+            PROTO_TCP | PROTO_UDP => return Err(ChecksumError::Truncated),
+            _ => return Err(ChecksumError::UnsupportedTransport),
+        };
+        Ok(Segment { proto, start, len, field, pseudo, ipv6: ethertype == ETHERTYPE_IPV6 })
+    }
+
+    fn store(&self, frame: &mut [u8], value: u16) {
+        frame[self.field..self.field + 2].copy_from_slice(&value.to_be_bytes());
+    }
+}
+
+/// A transport protocol whose checksum this module handles.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    /// TCP
+    Tcp,
+    /// UDP
+    Udp,
+}
+
+/// The transport protocol of an Ethernet frame, if it is TCP or UDP with headers that parse.
+pub fn transport(frame: &[u8]) -> Option<Transport> {
+    match Segment::locate(frame).ok()?.proto {
+        PROTO_TCP => Some(Transport::Tcp),
+        _ => Some(Transport::Udp),
+    }
+}
+
 /// Compute and store the TCP/UDP checksum of an Ethernet frame.
 pub fn complete(frame: &mut [u8]) -> Result<(), ChecksumError> {
-    let mut l3 = ETH_HLEN;
-    let mut ethertype = be16(frame, 12).ok_or(ChecksumError::Truncated)?;
-    if ethertype == ETHERTYPE_VLAN {
-        ethertype = be16(frame, 16).ok_or(ChecksumError::Truncated)?;
-        l3 += 4;
-    }
-    let (proto, l4, l4_len, pseudo) = match ethertype {
-        ETHERTYPE_IPV4 => {
-            let ihl = usize::from(*frame.get(l3).ok_or(ChecksumError::Truncated)? & 0x0f) * 4;
-            if ihl < 20 {
-                return Err(ChecksumError::UnsupportedNetwork);
-            }
-            let total = usize::from(be16(frame, l3 + 2).ok_or(ChecksumError::Truncated)?);
-            if total < ihl || frame.len() < l3 + total {
-                return Err(ChecksumError::Truncated);
-            }
-            let proto = frame[l3 + 9];
-            let l4_len = total - ihl;
-            let pseudo = sum(&frame[l3 + 12..l3 + 20]) + u64::from(proto) + l4_len as u64;
-            (proto, l3 + ihl, l4_len, pseudo)
-        }
-        ETHERTYPE_IPV6 => {
-            let payload = usize::from(be16(frame, l3 + 4).ok_or(ChecksumError::Truncated)?);
-            if frame.len() < l3 + 40 + payload {
-                return Err(ChecksumError::Truncated);
-            }
-            let proto = frame[l3 + 6];
-            let pseudo = sum(&frame[l3 + 8..l3 + 40]) + u64::from(proto) + payload as u64;
-            (proto, l3 + 40, payload, pseudo)
-        }
-        _ => return Err(ChecksumError::UnsupportedNetwork),
-    };
-    let field = match proto {
-        PROTO_TCP if l4_len >= 20 => l4 + 16,
-        PROTO_UDP if l4_len >= 8 => l4 + 6,
-        PROTO_TCP | PROTO_UDP => return Err(ChecksumError::Truncated),
-        _ => return Err(ChecksumError::UnsupportedTransport),
-    };
-    frame[field] = 0;
-    frame[field + 1] = 0;
-    let mut c = !fold(pseudo + sum(&frame[l4..l4 + l4_len]));
-    if c == 0 && proto == PROTO_UDP {
+    let seg = Segment::locate(frame)?;
+    seg.store(frame, 0);
+    let mut c = !fold(seg.pseudo + sum(&frame[seg.start..seg.start + seg.len]));
+    if c == 0 && seg.proto == PROTO_UDP {
         c = 0xffff;
     }
-    frame[field..field + 2].copy_from_slice(&c.to_be_bytes());
+    seg.store(frame, c);
+    Ok(())
+}
+
+/// Whether the TCP/UDP checksum of an Ethernet frame is right. A UDP checksum of 0 (none sent, IPv4
+/// only) passes, as RFC 768 says.
+pub fn verify(frame: &[u8]) -> Result<bool, ChecksumError> {
+    let seg = Segment::locate(frame)?;
+    if seg.proto == PROTO_UDP && !seg.ipv6 && be16(frame, seg.field) == Some(0) {
+        return Ok(true);
+    }
+    Ok(fold(seg.pseudo + sum(&frame[seg.start..seg.start + seg.len])) == 0xffff)
+}
+
+/// Store the pseudo-header sum (folded, not complemented) in the TCP/UDP checksum field, as a frame sent
+/// with `NETTXF_csum_blank` must carry it: the completer sums the segment with that field in place.
+pub fn prepare_blank(frame: &mut [u8]) -> Result<(), ChecksumError> {
+    let seg = Segment::locate(frame)?;
+    seg.store(frame, fold(seg.pseudo));
     Ok(())
 }
 
@@ -158,6 +227,52 @@ mod tests {
                 assert!(verifies(&f), "proto {proto} len {len}");
             }
         }
+    }
+
+    #[test]
+    fn verify_accepts_complete_and_rejects_damage() {
+        for proto in [PROTO_TCP, PROTO_UDP] {
+            for len in [0usize, 1, 17, 1460] {
+                let payload: Vec<u8> = (0..len).map(|i| (i * 5 + 1) as u8).collect();
+                let mut f = ipv4(proto, &payload);
+                complete(&mut f).unwrap();
+                assert_eq!(verify(&f), Ok(true), "proto {proto} len {len}");
+                let last = f.len() - 1;
+                f[last] ^= 0x40;
+                assert_eq!(verify(&f), Ok(false), "proto {proto} len {len}: damage unnoticed");
+            }
+        }
+        // IPv4 UDP without a checksum (0) is valid.
+        let mut f = ipv4(PROTO_UDP, b"no sum");
+        f[40] = 0;
+        f[41] = 0;
+        assert_eq!(verify(&f), Ok(true));
+        assert_eq!(verify(&[0u8; 5]), Err(ChecksumError::Truncated));
+    }
+
+    #[test]
+    fn blank_then_completed_by_the_backend() {
+        // What netback's completer does with a csum_blank frame: sum the segment with the field as we
+        // left it, store the complement. The result must verify.
+        for proto in [PROTO_TCP, PROTO_UDP] {
+            let payload: Vec<u8> = (0..999).map(|i| (i * 3) as u8).collect();
+            let mut f = ipv4(proto, &payload);
+            prepare_blank(&mut f).unwrap();
+            let field = if proto == PROTO_TCP { 34 + 16 } else { 34 + 6 };
+            let mut c = !fold(sum(&f[34..]));
+            if c == 0 && proto == PROTO_UDP {
+                c = 0xffff;
+            }
+            f[field..field + 2].copy_from_slice(&c.to_be_bytes());
+            assert!(verifies(&f), "proto {proto}");
+        }
+        let mut arp = ipv4(PROTO_TCP, b"x");
+        arp[12] = 0x08;
+        arp[13] = 0x06;
+        assert_eq!(prepare_blank(&mut arp), Err(ChecksumError::UnsupportedNetwork));
+        assert_eq!(transport(&arp), None);
+        assert_eq!(transport(&ipv4(PROTO_TCP, b"x")), Some(Transport::Tcp));
+        assert_eq!(transport(&ipv4(PROTO_UDP, b"x")), Some(Transport::Udp));
     }
 
     #[test]

@@ -7,7 +7,8 @@ pub struct Config {
     pub rx_buffers: usize,
     /// Transmit buffer pages (a packet takes one per 4 KiB).
     pub tx_buffers: usize,
-    /// Received packets kept ready before the driver stops taking responses off the ring.
+    /// Received pages kept ready (in assembled packets) before the driver stops taking responses off
+    /// the ring.
     pub rx_queue_limit: usize,
     /// Accept multi-slot receive packets (`feature-sg`).
     pub rx_sg: bool,
@@ -39,10 +40,18 @@ impl Config {
     /// The default configuration with buffer counts scaled to the memory there is: an eighth of
     /// `free_heap_bytes` per direction, between 16 and the ring size (256) pages. A 4 MiB guest (about
     /// 2.5 MiB of free heap) gets 80 receive and 80 transmit pages; 64 MiB and more, full rings.
+    /// From 128 pages on (16 MiB of free heap), receive GSO is on: dom0 then sends up to 64 KiB of a
+    /// TCP stream as one packet.
     pub fn sized_for(free_heap_bytes: u64) -> Config {
         let pages = (free_heap_bytes / 4096 / 8).clamp(16, u64::from(crate::RX_RING_SIZE)) as usize;
         let d = Config::default();
-        Config { rx_buffers: pages, tx_buffers: pages, rx_queue_limit: d.rx_queue_limit.min(pages / 2), ..d }
+        Config {
+            rx_buffers: pages,
+            tx_buffers: pages,
+            rx_queue_limit: d.rx_queue_limit.min(pages / 2),
+            rx_gso_tcpv4: pages >= 128,
+            ..d
+        }
     }
 }
 
@@ -127,7 +136,8 @@ mod tests {
         let small = Config::sized_for(2_500_000);
         assert_eq!((small.rx_buffers, small.tx_buffers, small.rx_queue_limit), (76, 76, 38));
         assert_eq!(Config::sized_for(60 << 20).rx_buffers, 256);
-        assert_eq!(Config::sized_for(60 << 20), Config::default());
+        assert_eq!(Config::sized_for(60 << 20), Config { rx_gso_tcpv4: true, ..Config::default() });
+        assert!(!small.rx_gso_tcpv4, "no 64 KiB packets in a small guest");
         assert_eq!(Config::sized_for(0).rx_buffers, 16, "never below 16");
     }
 

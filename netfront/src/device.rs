@@ -295,10 +295,16 @@ impl<P: SharedPage, G: GrantTable, E: EventChannels> Netfront<P, G, E> {
     /// `false` is a safe point to wait for the next event: the tx response event is re-armed, so the
     /// backend notifies us when it completes anything.
     pub fn tx_ready(&mut self, len: usize) -> bool {
-        if len < MIN_FRAME || len > self.max_tx_len() {
+        self.tx_ready_for(len, false)
+    }
+
+    /// [`Netfront::tx_ready`] for a frame sent with (`gso`) or without segmentation offload, which takes
+    /// one more ring slot. False for a GSO frame when the backend offers no `feature-gso-tcpv4`.
+    pub fn tx_ready_for(&mut self, len: usize, gso: bool) -> bool {
+        if len < MIN_FRAME || len > self.max_tx_len() || (gso && !self.features.gso_tcpv4) {
             return false;
         }
-        self.make_room(len, false).is_ok_and(|room| room)
+        self.make_room(len, gso).is_ok_and(|room| room)
     }
 
     /// Whether `len` bytes fit; if not, reclaim, and if still not, re-arm the tx response event

@@ -2,7 +2,7 @@
 //!
 //! # Layers (one concern per module)
 //! - [`wire`]: the ring entries, smoltcp style (`Packet`/`Repr`, checked lengths).
-//! - [`checksum`]: completing a blank (offloaded) TCP/UDP checksum of a received frame.
+//! - [`checksum`]: TCP/UDP checksums in software where offload leaves them (complete, verify, blank).
 //! - [`config`]: driver configuration, the backend's features, MAC/flag parsing.
 //! - [`pages`]: buffer pages, grants, the quarantine of pages the backend still maps.
 //! - [`tx`], [`rx`]: the two queues (in-flight tables, validation, packet assembly).
@@ -22,7 +22,7 @@
 //! let (mut dev, mut fe) = netfront::connect(&xs, device_info, grants, evtchn, &mut alloc, Config::default()).await?;
 //! // one task per vif:
 //! loop {
-//!     while let Some(mut pkt) = dev.rx_packet()? { pkt.complete_checksum().ok(); /* to the stack */ }
+//!     while let Some(pkt) = dev.rx_packet()? { if pkt.checksum_ok() { /* to the stack */ } }
 //!     /* transmit while dev.tx_ready(len): dev.transmit(len, TxMeta::default(), |buf| ...) */
 //!     wait_event(dev.port()).await;           // the executor's event wait
 //!     dev.on_event()?;                         // Work::More: loop again before waiting

@@ -63,6 +63,17 @@ impl RxPacket {
         }
         Ok(())
     }
+
+    /// Whether the transport checksum can be trusted without the stack verifying it: the backend
+    /// validated the data (`Validated`, `Blank`), or it is TCP/UDP and [`crate::checksum::verify`]
+    /// passes. Frames that are not TCP/UDP or whose headers do not parse pass too: their checks (IP and
+    /// ICMP checksums, lengths) are the stack's.
+    pub fn checksum_ok(&self) -> bool {
+        match self.checksum {
+            RxChecksum::Validated | RxChecksum::Blank => true,
+            RxChecksum::Unknown => crate::checksum::verify(&self.data).unwrap_or(true),
+        }
+    }
 }
 
 /// Receive counters.
@@ -98,7 +109,9 @@ pub struct RxQueue<P> {
     pool: Vec<Buf<P>>,
     quarantine: Quarantine<P>,
     partial: Option<Partial>,
-    ready: VecDeque<RxPacket>,
+    ready: VecDeque<(RxPacket, usize)>,
+    /// Data slots the packets in `ready` took.
+    ready_slots: usize,
     ready_limit: usize,
     stats: RxStats,
 }
@@ -118,6 +131,7 @@ impl<P: SharedPage> RxQueue<P> {
             quarantine: Quarantine::default(),
             partial: None,
             ready: VecDeque::new(),
+            ready_slots: 0,
             ready_limit: ready_limit.max(1),
             stats: RxStats::default(),
         }
@@ -150,7 +164,9 @@ impl<P: SharedPage> RxQueue<P> {
 
     /// Take the next received packet.
     pub fn pop(&mut self) -> Option<RxPacket> {
-        self.ready.pop_front()
+        let (p, slots) = self.ready.pop_front()?;
+        self.ready_slots -= slots;
+        Some(p)
     }
 
     fn mask(&self) -> u32 {
@@ -194,11 +210,12 @@ impl<P: SharedPage> RxQueue<P> {
         posted > 0 && self.ring.push_requests_and_check_notify()
     }
 
-    /// Take responses off the ring and assemble packets, until the ring is empty or `ready_limit`
-    /// packets wait. Returns the number of packets completed.
+    /// Take responses off the ring and assemble packets, until the ring is empty or the packets that
+    /// wait took `ready_limit` pages (a GSO packet takes up to 17). Returns the number of packets
+    /// completed.
     pub fn harvest<G: GrantTable>(&mut self, gt: &mut G) -> Result<usize, Broken> {
         let mut done = 0;
-        while self.ready.len() < self.ready_limit {
+        while self.ready_slots < self.ready_limit {
             let idx = self.ring.rsp_cons();
             let rsp = match self.ring.take_response() {
                 Ok(Some(r)) => r,
@@ -292,11 +309,13 @@ impl<P: SharedPage> RxQueue<P> {
         };
         self.stats.packets += 1;
         self.stats.bytes += p.data.len() as u64;
-        self.ready.push_back(RxPacket {
+        let packet = RxPacket {
             data: p.data,
             checksum,
             gso: p.gso,
-        });
+        };
+        self.ready.push_back((packet, p.slots));
+        self.ready_slots += p.slots;
         Ok(true)
     }
 

@@ -13,6 +13,7 @@
 
 mod datapath;
 mod hostile;
+mod offload;
 mod xenstore;
 
 use std::collections::VecDeque;
