@@ -278,6 +278,7 @@ impl Shared {
     fn poll<P: SharedPage, G: GrantTable, E: EventChannels>(&mut self, dev: &mut NetDevice<P, G, E>) -> bool {
         let now = smol_now();
         let changed = self.iface.poll(now, dev, &mut self.sockets) == PollResult::SocketStateChanged;
+        dev.flush();
         if let Some(h) = self.dhcp {
             let ev = self.sockets.get_mut::<dhcpv4::Socket>(h).poll().map(dhcp::Lease::from_event);
             match ev {

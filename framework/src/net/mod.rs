@@ -15,8 +15,8 @@
 //! ```
 //!
 //! * [`config`]: the command line's `ip=A.B.C.D/N gw=A.B.C.D` (static) or DHCP (default).
-//! * [`device`]: smoltcp's `phy::Device` over netfront (tokens only when buffers are free; blank
-//!   checksums from dom0 completed on receive).
+//! * [`device`]: smoltcp's `phy::Device` over netfront (tokens only when buffers are free; checksum
+//!   offload both ways, TCP segmentation offload through [`coalesce`]).
 //! * [`interface`]: the shared stack ([`Net`]) and the task driving the device: event channel → netfront
 //!   → `Interface::poll`, smoltcp's timers through the executor's `sleep`.
 //! * [`dhcp`], [`tcp`], [`udp`].
@@ -25,6 +25,7 @@
 //! When `net` is configured, a line `net: eth0 10.99.0.123/24 via dhcp ...` is printed. ARP and ICMP
 //! echo (ping) are answered by smoltcp.
 
+pub mod coalesce;
 pub mod config;
 pub mod device;
 pub mod dhcp;

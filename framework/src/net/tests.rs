@@ -16,6 +16,7 @@ use xen_fake::netback::{FrontendKeys, RxMeta};
 use xen_fake::{EventHub, FakeEventChannels, FakeGrantTable, FakeMemory, FakeNetback, FakePage, NetbackConfig};
 use xen_traits::DomId;
 
+use super::coalesce::Coalescer;
 use super::device::{NetDevice, MAX_FRAME};
 
 const GUEST: DomId = DomId(7);
@@ -79,11 +80,17 @@ struct World {
     peer: Interface,
     peer_sockets: SocketSet<'static>,
     now: Instant,
-    /// Frames the netback could not deliver yet (no rx buffer posted).
-    held: VecDeque<Vec<u8>>,
+    /// Frames the netback could not deliver yet (no rx buffer posted), with the MSS of merged ones.
+    held: VecDeque<(Vec<u8>, Option<u16>)>,
+    /// Merge the peer's TCP segments into GSO packets, as dom0 sends a stream to a frontend that
+    /// asked for `feature-gso-tcpv4`.
+    gso_rx: bool,
     /// Deliver TCP/UDP frames as dom0's netback does for local senders: the checksum field blank
     /// (garbage here) and `NETRXF_csum_blank | NETRXF_data_validated`.
     blank: bool,
+    /// Every frame the peer received from the guest, after netback's host completed checksums and
+    /// split GSO packets.
+    on_wire: usize,
 }
 
 /// Overwrites the transport checksum of an IPv4 TCP/UDP frame; returns whether it did.
@@ -115,13 +122,18 @@ fn iface(mac: [u8; 6], ip: [u8; 4], dev: &mut (impl Device + ?Sized)) -> Interfa
 }
 
 fn world(blank: bool) -> World {
+    world_with(blank, false)
+}
+
+/// A world whose backend offers (`gso`) or not segmentation offload.
+fn world_with(blank: bool, gso: bool) -> World {
     let mem = FakeMemory::new();
     let grants = FakeGrantTable::new(mem.clone(), 4096);
     let hub = EventHub::new();
     let evs = hub.domain(GUEST);
     let nbcfg = NetbackConfig { mac: GUEST_MAC, ..NetbackConfig::default() };
-    let features = BackendFeatures { sg: true, rx_copy: true, rx_notify: true, ..Default::default() };
-    let cfg = Config::default();
+    let features = BackendFeatures { sg: true, rx_copy: true, rx_notify: true, gso_tcpv4: gso, ..Default::default() };
+    let cfg = Config { rx_gso_tcpv4: gso, ..Config::default() };
     let nf = Netfront::new(grants.clone(), evs, DomId::DOM0, GUEST_MAC, features, cfg, &mut || Some(mem.alloc_page()))
         .expect("setup");
     let mut nb = FakeNetback::new(grants, hub.domain(DomId::DOM0), GUEST, nbcfg);
@@ -130,7 +142,7 @@ fn world(blank: bool) -> World {
         rx_ring_ref: nf.rx_ring_ref(),
         event_channel: nf.port(),
         rx_sg: cfg.rx_sg,
-        rx_gso_tcpv4: false,
+        rx_gso_tcpv4: gso,
         rx_notify: true,
         csum_offload: true,
     })
@@ -149,7 +161,9 @@ fn world(blank: bool) -> World {
         peer_sockets: SocketSet::new(Vec::new()),
         now: Instant::from_millis(0),
         held: VecDeque::new(),
+        gso_rx: gso,
         blank,
+        on_wire: 0,
     }
 }
 
@@ -157,16 +171,39 @@ impl World {
     /// One step: both stacks poll, the netback moves frames both ways, time advances 1 ms.
     fn step(&mut self) {
         self.guest.poll(self.now, &mut self.dev, &mut self.guest_sockets);
+        self.dev.flush();
         for p in self.nb.process_tx() {
-            assert!(p.data.len() >= 14 && p.data.len() <= MAX_FRAME);
-            self.wire.inbox.push_back(p.data);
+            assert!(p.data.len() >= 14);
+            for f in p.wire_frames().expect("netback's host rejects the packet") {
+                assert!(f.len() <= MAX_FRAME, "{}-byte frame on the wire", f.len());
+                self.wire.inbox.push_back(f);
+                self.on_wire += 1;
+            }
         }
         self.peer.poll(self.now, &mut self.wire, &mut self.peer_sockets);
-        self.held.extend(self.wire.outbox.drain(..));
-        while let Some(f) = self.held.front() {
+        if self.gso_rx {
+            let mut c = Coalescer::default();
+            for f in self.wire.outbox.drain(..) {
+                if !c.try_append(&f, 65535) {
+                    self.held.extend(c.take().map(|m| (m.frame, m.mss)));
+                    if !c.start(&f) {
+                        self.held.push_back((f, None));
+                    }
+                }
+            }
+            self.held.extend(c.take().map(|m| (m.frame, m.mss)));
+        } else {
+            self.held.extend(self.wire.outbox.drain(..).map(|f| (f, None)));
+        }
+        let blank_flags = netfront::wire::NETRXF_CSUM_BLANK | netfront::wire::NETRXF_DATA_VALIDATED;
+        while let Some((f, mss)) = self.held.front() {
             let mut f = f.clone();
-            let meta = if self.blank && blank_checksum(&mut f) {
-                RxMeta { flags: netfront::wire::NETRXF_CSUM_BLANK | netfront::wire::NETRXF_DATA_VALIDATED, gso: None }
+            let meta = if let Some(mss) = *mss {
+                // The merged packet's checksum field is its first segment's: blank, as from dom0.
+                blank_checksum(&mut f);
+                RxMeta { flags: blank_flags, gso: Some((mss, 1)) }
+            } else if self.blank && blank_checksum(&mut f) {
+                RxMeta { flags: blank_flags, gso: None }
             } else {
                 RxMeta::default()
             };
@@ -185,16 +222,30 @@ fn tcp_socket() -> tcp::Socket<'static> {
 
 #[test]
 fn tcp_echo_of_256_kib_through_netfront_and_the_fake_netback() {
-    tcp_echo(false);
+    let w = tcp_echo(world(false));
+    assert_eq!(w.dev.stats().tx_gso_packets, 0, "GSO without the backend offering it");
 }
 
 #[test]
 fn tcp_echo_with_blank_checksums_from_the_backend() {
-    tcp_echo(true);
+    tcp_echo(world(true));
 }
 
-fn tcp_echo(blank: bool) {
-    let mut w = world(blank);
+#[test]
+fn tcp_echo_with_segmentation_offload() {
+    // The peer's smoltcp verifies every checksum, so frames reach it only if the pseudo-header sums we
+    // leave and the merged IP headers are right; the echo compares every byte.
+    let w = tcp_echo(world_with(true, true));
+    let s = w.dev.stats();
+    assert!(s.tx_gso_packets > 0, "no segments merged: {s:?}");
+    assert!(s.tx_gso_segments >= 2 * s.tx_gso_packets, "{s:?}");
+    let sent = w.dev.netfront_ref().stats().tx.packets as usize;
+    assert!(sent < w.on_wire, "{sent} packets sent became {} frames", w.on_wire);
+    let rx = w.dev.netfront_ref().stats().rx;
+    assert!(rx.bytes > rx.packets * MAX_FRAME as u64, "no GSO packet received: {rx:?}");
+}
+
+fn tcp_echo(mut w: World) -> World {
     let mut server = tcp_socket();
     server.listen(7).unwrap();
     let server = w.guest_sockets.add(server);
@@ -239,6 +290,7 @@ fn tcp_echo(blank: bool) {
     assert_eq!(stats.rx_bad_checksum, 0);
     assert_eq!(stats.tx_refused, 0);
     assert!(w.nb.errors().is_empty(), "{:?}", w.nb.errors());
+    w
 }
 
 #[test]
@@ -274,4 +326,49 @@ fn udp_round_trip_with_blank_checksums() {
         }
     }
     assert_eq!(got.as_deref(), Some(&b"ping over netfront"[..]));
+}
+
+#[test]
+fn a_frame_with_a_wrong_checksum_is_dropped_and_counted() {
+    let mut w = world(false);
+    let mut g = udp::Socket::new(
+        udp::PacketBuffer::new(vec![udp::PacketMetadata::EMPTY; 8], vec![0; 8192]),
+        udp::PacketBuffer::new(vec![udp::PacketMetadata::EMPTY; 8], vec![0; 8192]),
+    );
+    g.bind(7).unwrap();
+    let g = w.guest_sockets.add(g);
+    // Let the guest learn nothing: build the frame by hand (peer MAC/IP to guest, UDP 5000 -> 7).
+    let payload = b"checked once";
+    let mut f = Vec::new();
+    f.extend_from_slice(&GUEST_MAC);
+    f.extend_from_slice(&PEER_MAC);
+    f.extend_from_slice(&[0x08, 0x00]);
+    let total = (20 + 8 + payload.len()) as u16;
+    let mut ip = vec![0x45, 0, 0, 0, 0, 1, 0x40, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2];
+    ip[2..4].copy_from_slice(&total.to_be_bytes());
+    let mut s: u32 = ip.chunks(2).map(|c| u32::from(u16::from_be_bytes([c[0], c[1]]))).sum();
+    while s >> 16 != 0 {
+        s = (s & 0xffff) + (s >> 16);
+    }
+    ip[10..12].copy_from_slice(&(!(s as u16)).to_be_bytes());
+    f.extend_from_slice(&ip);
+    f.extend_from_slice(&[0x13, 0x88, 0, 7]);
+    f.extend_from_slice(&(8 + payload.len() as u16).to_be_bytes());
+    f.extend_from_slice(&[0, 0]);
+    f.extend_from_slice(payload);
+    netfront::checksum::complete(&mut f).unwrap();
+    let mut bad = f.clone();
+    *bad.last_mut().unwrap() ^= 1;
+    for frame in [bad, f] {
+        w.nb.deliver_rx(&frame, RxMeta::default()).unwrap();
+    }
+    let mut got = Vec::new();
+    for _ in 0..10 {
+        w.step();
+        while let Ok((data, _)) = w.guest_sockets.get_mut::<udp::Socket>(g).recv() {
+            got.push(data.to_vec());
+        }
+    }
+    assert_eq!(got, vec![payload.to_vec()], "only the intact datagram arrives");
+    assert_eq!(w.dev.stats().rx_bad_checksum, 1);
 }
