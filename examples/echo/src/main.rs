@@ -1,9 +1,11 @@
-//! echo: TCP and UDP echo (RFC 862) on port 7 of `eth0`, over xenolith::net (netfront + smoltcp), and
-//! TCP discard (RFC 863) on port 9 (what arrives is counted and dropped: a sink for stream benchmarks).
+//! echo: TCP and UDP echo (RFC 862) on port 7 of `eth0`, over xenolith::net (netfront + smoltcp),
+//! TCP discard (RFC 863) on port 9 (what arrives is counted and dropped: a sink for stream benchmarks),
+//! and a TCP source on port 19 (chargen-like: each connection gets exactly `SOURCE_BYTES` of printable
+//! ASCII, then a clean close: a source for stream benchmarks).
 //!
 //! The address comes from DHCP, or from the command line: `extra = "ip=10.99.0.50/24 gw=10.99.0.1"`.
-//! Every TCP connection is served by its own task: what arrives is sent back until the peer closes
-//! its side, then the connection is closed. Each UDP datagram is sent back to its sender. On
+//! Every TCP connection is served by its own task: on port 7 what arrives is sent back until the peer
+//! closes its side, then the connection is closed. Each UDP datagram is sent back to its sender. On
 //! `xl shutdown` it prints its counters and powers off.
 #![no_std]
 #![no_main]
@@ -21,6 +23,19 @@ use xenolith::{println, shutdown_requested, Context};
 
 const PORT: u16 = 7;
 const DISCARD: u16 = 9;
+const SOURCE: u16 = 19;
+/// What the source service sends on each connection: 2 MiB (xtask's `BENCH_STREAM_MIB`).
+const SOURCE_BYTES: u64 = 2 * 1024 * 1024;
+/// The source's data, written again and again: printable ASCII in rotation, as chargen (RFC 864) sends.
+static PATTERN: [u8; 16 * 1024] = {
+    let mut b = [0u8; 16 * 1024];
+    let mut i = 0;
+    while i < b.len() {
+        b[i] = b' ' + (i % 95) as u8;
+        i += 1;
+    }
+    b
+};
 
 #[derive(Default)]
 struct Counters {
@@ -86,6 +101,35 @@ async fn discard(net: Net, local: LocalSet) -> Result<(), net::Error> {
     }
 }
 
+async fn source(net: Net, local: LocalSet) -> Result<(), net::Error> {
+    let mut listener = TcpListener::bind(&net, SOURCE)?;
+    loop {
+        let (mut stream, _peer) = listener.accept().await?;
+        drop(local.spawn(async move {
+            let started = Instant::now();
+            let mut total = 0u64;
+            let mut result = Ok(());
+            while total < SOURCE_BYTES {
+                let k = (SOURCE_BYTES - total).min(PATTERN.len() as u64) as usize;
+                if let Err(e) = stream.write_all(&PATTERN[..k]).await {
+                    result = Err(e);
+                    break;
+                }
+                total += k as u64;
+            }
+            match result {
+                Ok(()) => {
+                    // Everything is queued; the close sends FIN after it.
+                    let _ = stream.flush().await;
+                    println!("echo: source sent {total} bytes in {} ms", started.elapsed().as_millis());
+                }
+                Err(e) => println!("echo: source ended after {total} bytes: {e}"),
+            }
+            stream.close();
+        }));
+    }
+}
+
 async fn udp(net: Net, counters: Rc<Counters>) -> Result<(), net::Error> {
     let socket = UdpSocket::bind(&net, PORT)?;
     let mut buf = [0u8; 2048];
@@ -115,10 +159,15 @@ async fn main(ctx: Context) -> Result<(), &'static str> {
         let c = net.configured().await;
         let udp_task = local.spawn(udp(net.clone(), counters.clone()));
         let discard_task = local.spawn(discard(net.clone(), local.clone()));
-        println!("echo: listening on {}:{PORT} (tcp, udp), discard on {DISCARD}", c.address.address());
+        let source_task = local.spawn(source(net.clone(), local.clone()));
+        println!(
+            "echo: listening on {}:{PORT} (tcp, udp), discard on {DISCARD}, source on {SOURCE}",
+            c.address.address()
+        );
         let r = tcp(net, local.clone(), counters.clone()).await;
         drop(udp_task);
         drop(discard_task);
+        drop(source_task);
         r.map_err(|e| {
             println!("echo: tcp listener failed: {e}");
             "tcp listener failed"

@@ -333,17 +333,21 @@ fn http_network_detach_attach() -> Result<()> {
     http_shutdown(&mut dom, &["eth0"])
 }
 
-/// Bytes sent per stream sample, requests per HTTP sample, round trips in the latency sample.
+/// MiB per stream sample, either way (the source services on port 19 send exactly this much: 2 MiB in
+/// examples/echo and xtask/files/linux-ref-mode-serve.sh), requests per HTTP sample, round trips in the
+/// latency sample.
 const BENCH_STREAM_MIB: u32 = 2;
 const BENCH_HTTP_REQUESTS: u32 = 50;
 const BENCH_ROUND_TRIPS: u32 = 200;
 /// Samples of the stream and HTTP figures per guest.
 const BENCH_SAMPLES: usize = 3;
 
-/// What one guest measured: stream MiB/s samples, round-trip times (ms), HTTP requests/s samples.
+/// What one guest measured: stream MiB/s samples (dom0 → guest, guest → dom0), round-trip times (ms),
+/// HTTP requests/s samples.
 #[derive(Debug, Default)]
 struct NetBench {
     stream_mib_s: Vec<f64>,
+    stream_out_mib_s: Vec<f64>,
     rtt_ms: Vec<f64>,
     http_req_s: Vec<f64>,
 }
@@ -362,6 +366,26 @@ fn bench_stream(dom: &Domain, ip: &str) -> Result<f64> {
          echo stream_s=$(awk \"BEGIN {{ print $t1 - $t0 }}\")'"
     ))?;
     let secs = field(&out, "stream_s").filter(|s| *s > 0.0).ok_or_else(|| err!("no stream time from {ip}"))?;
+    Ok(f64::from(BENCH_STREAM_MIB) / secs)
+}
+
+/// guest → dom0: the source service (port 19) sends `BENCH_STREAM_MIB` MiB and closes, timed from the
+/// connect until the guest's close (dom0 has received everything then); exactly that many bytes must
+/// arrive.
+fn bench_stream_out(dom: &Domain, ip: &str) -> Result<f64> {
+    let out = dom.dom0(&format!(
+        "rm -f /tmp/net-bench-out && bash -c 't0=$EPOCHREALTIME; \
+         timeout 300 busybox nc {ip} 19 < /dev/null > /tmp/net-bench-out; t1=$EPOCHREALTIME; \
+         echo stream_out_s=$(awk \"BEGIN {{ print $t1 - $t0 }}\") stream_out_bytes=$(wc -c < /tmp/net-bench-out)'"
+    ))?;
+    let want = u64::from(BENCH_STREAM_MIB) << 20;
+    match field(&out, "stream_out_bytes") {
+        Some(got) if got == want as f64 => {}
+        Some(got) => return Err(err!("{ip}:19 sent {got} bytes to dom0, expected exactly {want}")),
+        None => return Err(err!("no byte count from {ip}:19")),
+    }
+    let secs =
+        field(&out, "stream_out_s").filter(|s| *s > 0.0).ok_or_else(|| err!("no stream time from {ip}:19"))?;
     Ok(f64::from(BENCH_STREAM_MIB) / secs)
 }
 
@@ -405,12 +429,16 @@ fn bench_http(dom: &Domain, ip: &str) -> Result<f64> {
     Ok(f64::from(BENCH_HTTP_REQUESTS) / secs)
 }
 
-/// Everything measured on the guest at `ip` (echo on 7, discard on 9, HTTP on 80).
+/// Everything measured on the guest at `ip` (echo on 7, discard on 9, source on 19, HTTP on 80).
 fn bench_guest(p: &crate::util::Progress, who: &str, dom: &Domain, ip: &str, http: Option<&Domain>, http_ip: &str) -> Result<NetBench> {
     let mut b = NetBench::default();
     for i in 1..=BENCH_SAMPLES {
         p.step(format!("bench: net: {who}: stream {i}/{BENCH_SAMPLES}"));
         b.stream_mib_s.push(bench_stream(dom, ip)?);
+    }
+    for i in 1..=BENCH_SAMPLES {
+        p.step(format!("bench: net: {who}: stream out {i}/{BENCH_SAMPLES}"));
+        b.stream_out_mib_s.push(bench_stream_out(dom, ip)?);
     }
     p.step(format!("bench: net: {who}: {BENCH_ROUND_TRIPS} round trips"));
     b.rtt_ms = bench_latency(dom, ip)?;
@@ -434,7 +462,7 @@ fn bench_linux_ref(p: &crate::util::Progress) -> Result<NetBench> {
     b
 }
 
-/// Ours: examples/echo (echo, discard) and examples/http, booted one after the other.
+/// Ours: examples/echo (echo, discard, source) and examples/http, booted one after the other.
 fn bench_xenolith(p: &crate::util::Progress) -> Result<NetBench> {
     p.step("bench: net: booting echo and http");
     images::build("echo")?;
@@ -458,10 +486,10 @@ fn percentile(v: &[f64], pct: f64) -> f64 {
     s[rank.clamp(1, s.len()) - 1]
 }
 
-/// Rows for `cargo xtask bench net`: TCP stream dom0 → guest, request/response latency p50 and p99,
-/// HTTP requests/s on new connections; ours (examples/echo and examples/http) beside the Linux reference
-/// guest (busybox nc and httpd, xl-configs/net-linux-ref.cfg), measured in the same run from dom0 with
-/// the same shell loops.
+/// Rows for `cargo xtask bench net`: TCP stream dom0 → guest and guest → dom0, request/response latency
+/// p50 and p99, HTTP requests/s on new connections; ours (examples/echo and examples/http) beside the
+/// Linux reference guest (busybox nc and httpd, xl-configs/net-linux-ref.cfg), measured in the same run
+/// from dom0 with the same shell loops.
 pub fn bench_rows(p: &crate::util::Progress) -> Result<Vec<crate::bench::Row>> {
     use crate::bench::{Row, Stats};
     let theirs = bench_linux_ref(p)?;
@@ -475,6 +503,13 @@ pub fn bench_rows(p: &crate::util::Progress) -> Result<Vec<crate::bench::Row>> {
             unit: "MiB/s",
             ours: stats(&ours.stream_mib_s)?,
             reference: Stats::of(&theirs.stream_mib_s),
+            lower_is_better: false,
+        },
+        Row {
+            name: "net TCP stream guest->dom0 (MiB/s)",
+            unit: "MiB/s",
+            ours: stats(&ours.stream_out_mib_s)?,
+            reference: Stats::of(&theirs.stream_out_mib_s),
             lower_is_better: false,
         },
         Row {
