@@ -87,6 +87,8 @@ pub struct RxStats {
     pub errors: u64,
     /// Revokes deferred because the backend still mapped the page.
     pub deferred_revokes: u64,
+    /// Packets that came with a GSO extra (several TCP segments in one).
+    pub gso_packets: u64,
 }
 
 #[derive(Debug, Default)]
@@ -309,6 +311,7 @@ impl<P: SharedPage> RxQueue<P> {
         };
         self.stats.packets += 1;
         self.stats.bytes += p.data.len() as u64;
+        self.stats.gso_packets += u64::from(p.gso.is_some());
         let packet = RxPacket {
             data: p.data,
             checksum,

@@ -24,8 +24,8 @@ use xenolith::{println, shutdown_requested, Context};
 const PORT: u16 = 7;
 const DISCARD: u16 = 9;
 const SOURCE: u16 = 19;
-/// What the source service sends on each connection: 2 MiB (xtask's `BENCH_STREAM_MIB`).
-const SOURCE_BYTES: u64 = 2 * 1024 * 1024;
+/// What the source service sends on each connection: 8 MiB (xtask's `BENCH_STREAM_MIB`).
+const SOURCE_BYTES: u64 = 8 * 1024 * 1024;
 /// The source's data, written again and again: printable ASCII in rotation, as chargen (RFC 864) sends.
 static PATTERN: [u8; 16 * 1024] = {
     let mut b = [0u8; 16 * 1024];

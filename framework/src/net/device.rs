@@ -164,6 +164,17 @@ impl<P: SharedPage, G: GrantTable, E: EventChannels> NetDevice<P, G, E> {
         self.out.stats
     }
 
+    /// One line of traffic counters, e.g. for a log: packets and bytes both ways, what offload did,
+    /// what was dropped.
+    pub fn traffic(&self) -> alloc::string::String {
+        let (n, d) = (self.out.nf.stats(), self.out.stats);
+        alloc::format!(
+            "sent {} packets, {} bytes ({} GSO packets carrying {} segments), received {} packets, {} bytes ({} GSO packets), {} bad checksums, {} send errors",
+            n.tx.packets, n.tx.bytes, d.tx_gso_packets, d.tx_gso_segments, n.rx.packets, n.rx.bytes, n.rx.gso_packets,
+            d.rx_bad_checksum, n.tx.errors + d.tx_refused
+        )
+    }
+
     /// The next received frame whose transport checksum holds; others are dropped and counted.
     fn next_frame(&mut self) -> Option<RxPacket> {
         loop {

@@ -72,6 +72,8 @@ pub(crate) struct Shared {
     stopped: bool,
     /// Waiting for `close_requested` (the driver) or `stopped` (closers).
     close_waiters: Vec<Waker>,
+    /// Receive and send buffers of each new TCP socket ([`Net::set_tcp_buffers`]).
+    pub(crate) tcp_buffers: (usize, usize),
 }
 
 /// A handle on one interface's stack; clones share it. Tasks using it must be local tasks (a
@@ -101,8 +103,17 @@ impl Net {
                 close_requested: false,
                 stopped: false,
                 close_waiters: Vec::new(),
+                tcp_buffers: (crate::net::tcp::BUFFER, crate::net::tcp::BUFFER),
             })),
         }
+    }
+
+    /// The receive and send buffers of TCP sockets created from now on (default
+    /// [`crate::net::tcp::BUFFER`] each). They bound the data in flight each way: above 64 KiB the
+    /// receive window is scaled (RFC 7323), which a fast sender needs once the round trip is a few
+    /// milliseconds.
+    pub fn set_tcp_buffers(&self, receive: usize, send: usize) {
+        self.shared.borrow_mut().tcp_buffers = (receive.max(1024), send.max(1024));
     }
 
     /// The interface name (`eth0` for `device/vif/0`).

@@ -19,17 +19,17 @@ use crate::net::Error;
 
 /// Sockets listening per listener (connections a peer can open before `accept` is called).
 pub const BACKLOG: usize = 4;
-/// Receive and send buffer of each connection.
+/// Receive and send buffer of each connection, unless [`Net::set_tcp_buffers`] says otherwise.
 pub const BUFFER: usize = 64 * 1024;
 
-fn new_socket() -> tcp::Socket<'static> {
-    let mut s = tcp::Socket::new(tcp::SocketBuffer::new(vec![0; BUFFER]), tcp::SocketBuffer::new(vec![0; BUFFER]));
+fn new_socket((rx, tx): (usize, usize)) -> tcp::Socket<'static> {
+    let mut s = tcp::Socket::new(tcp::SocketBuffer::new(vec![0; rx]), tcp::SocketBuffer::new(vec![0; tx]));
     s.set_nagle_enabled(false);
     s
 }
 
 fn listening(s: &mut Shared, port: u16) -> Result<SocketHandle, Error> {
-    let mut sock = new_socket();
+    let mut sock = new_socket(s.tcp_buffers);
     sock.listen(port).map_err(|_| Error::InvalidPort)?;
     Ok(s.sockets.add(sock))
 }

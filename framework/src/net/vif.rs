@@ -78,6 +78,7 @@ async fn next_vif(xs: &Xenstore) -> Result<DeviceInfo, xenbus::Error> {
 /// every grant is revoked and we are `Closed`.
 async fn close(xs: &Xenstore, name: &str, fe: &mut Frontend, dev: NetDevice<SharedRegion, DomainGrants, &'static hypervisor::evtchn::channels::XenEvents>) {
     let node = String::from(fe.nodename());
+    crate::println!("net: {name}: {}", dev.traffic());
     match timeout(RELEASE_LIMIT, netfront::disconnect(xs, fe, dev.into_netfront())).await {
         Ok(Ok(r)) if r.leaked_pages == 0 => crate::println!("net: {name}: {node} disconnected cleanly"),
         Ok(Ok(r)) => crate::println!("net: {name}: {node} disconnected, {} pages leaked", r.leaked_pages),

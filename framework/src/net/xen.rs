@@ -65,6 +65,11 @@ async fn bring_up(ctx: &Context, local: &LocalSet, device: DeviceInfo, ip: IpCon
     cfg.random_seed = seed;
     let iface = Interface::new(cfg, &mut dev, smol_now());
     let net = Net::new(name, iface, SocketSet::new(Vec::new()));
+    // More than 64 KiB in flight each way where memory allows: 256 KiB buffers per connection from
+    // 32 MiB of free heap (a listener keeps 4 sockets ready: 2 MiB).
+    if pvh_boot::heap::usage().available >= 32 << 20 {
+        net.set_tcp_buffers(256 * 1024, 256 * 1024);
+    }
     {
         let mut s = net.shared.borrow_mut();
         let m = mac;

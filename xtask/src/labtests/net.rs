@@ -16,8 +16,6 @@ pub fn tests() -> Vec<LabTest> {
     vec![
         LabTest { name: "net::echo_dhcp_ping_udp_tcp_1mib", run: echo_dhcp },
         LabTest { name: "net::echo_static_address", run: echo_static },
-        // Fails after several hundred connections until the lost wake-up in hypervisor::sched::block_unless
-        // is mended (an upcall delivered between `sti` and `hlt`; see issue 6's note).
         LabTest { name: "net::http_keepalive_and_new_connections", run: http_keepalive_and_new_connections },
         LabTest { name: "net::http_two_vifs", run: http_two_vifs },
         LabTest { name: "net::http_network_detach_attach", run: http_network_detach_attach },
@@ -103,12 +101,14 @@ fn tcp_echo_1mib(dom: &mut Domain, ip: &str) -> Result<()> {
     Ok(())
 }
 
-fn shutdown(dom: &mut Domain) -> Result<()> {
+/// `xl shutdown`: the guest prints its traffic, disconnects cleanly, powers off. Returns the traffic.
+fn shutdown(dom: &mut Domain) -> Result<Traffic> {
     dom.dom0("xl shutdown echo")?;
     dom.wait_for("requested:", LIMIT)?;
+    let t = traffic(dom, "eth0")?;
     disconnected_cleanly(dom, "eth0")?;
     match dom.wait_end(LIMIT)? {
-        Outcome::Poweroff => Ok(()),
+        Outcome::Poweroff => Ok(t),
         o => Err(err!("echo ended with {o:?} after xl shutdown, expected a poweroff")),
     }
 }
@@ -120,7 +120,38 @@ fn echo_dhcp() -> Result<()> {
     udp_echo(&dom, &ip, &nonce())?;
     dom.wait_for("echo: udp", LIMIT)?;
     tcp_echo_1mib(&mut dom, &ip)?;
-    shutdown(&mut dom)
+    // The 1 MiB went both ways with segmentation offload: dom0 sent GSO packets (we asked for
+    // feature-gso-tcpv4), we sent merged segments (netback offers it), and nothing was dropped.
+    let t = shutdown(&mut dom)?;
+    if t.tx_gso == 0 || t.rx_gso == 0 || t.bad_checksums != 0 || t.send_errors != 0 {
+        return Err(err!("offload not used as expected: {t:?}"));
+    }
+    Ok(())
+}
+
+/// What a guest's `net: IFACE: sent ...` line (printed as it closes the vif) says.
+#[derive(Debug, Default, PartialEq)]
+struct Traffic {
+    tx_gso: u64,
+    rx_gso: u64,
+    bad_checksums: u64,
+    send_errors: u64,
+}
+
+/// Waits for the traffic line of `iface` and parses it.
+fn traffic(dom: &mut Domain, iface: &str) -> Result<Traffic> {
+    let line = dom.wait_for(&format!("net: {iface}: sent "), LIMIT)?;
+    println!("{}", line.text);
+    parse_traffic(&line.text).ok_or_else(|| err!("unreadable traffic line {:?}", line.text))
+}
+
+fn parse_traffic(line: &str) -> Option<Traffic> {
+    // "... (N GSO packets carrying S segments), received ... (M GSO packets), B bad checksums, E send errors"
+    let before = |key: &str| -> Option<u64> { line.split(key).next()?.split(|c: char| c == ' ' || c == '(').last()?.parse().ok() };
+    let mut gso = line.split(" GSO packets");
+    let tx_gso = gso.next()?.rsplit('(').next()?.trim().parse().ok()?;
+    let rx_gso = gso.next().and_then(|_| line.rsplit(" GSO packets").nth(1)?.rsplit('(').next()?.trim().parse().ok())?;
+    Some(Traffic { tx_gso, rx_gso, bad_checksums: before(" bad checksums")?, send_errors: before(" send errors")? })
 }
 
 fn echo_static() -> Result<()> {
@@ -131,7 +162,7 @@ fn echo_static() -> Result<()> {
     }
     ping(&dom, &ip)?;
     udp_echo(&dom, &ip, &nonce())?;
-    shutdown(&mut dom)
+    shutdown(&mut dom).map(drop)
 }
 
 /// Before powering off, the guest disconnects `iface` through xenbus: netback unmaps everything, so
@@ -333,10 +364,10 @@ fn http_network_detach_attach() -> Result<()> {
     http_shutdown(&mut dom, &["eth0"])
 }
 
-/// MiB per stream sample, either way (the source services on port 19 send exactly this much: 2 MiB in
+/// MiB per stream sample, either way (the source services on port 19 send exactly this much: 8 MiB in
 /// examples/echo and xtask/files/linux-ref-mode-serve.sh), requests per HTTP sample, round trips in the
 /// latency sample.
-const BENCH_STREAM_MIB: u32 = 2;
+const BENCH_STREAM_MIB: u32 = 8;
 const BENCH_HTTP_REQUESTS: u32 = 50;
 const BENCH_ROUND_TRIPS: u32 = 200;
 /// Samples of the stream and HTTP figures per guest.
@@ -357,35 +388,38 @@ fn field(out: &str, key: &str) -> Option<f64> {
     out.split_whitespace().filter_map(|w| w.strip_prefix(key)?.strip_prefix('=')?.parse().ok()).last()
 }
 
-/// dom0 → guest: `BENCH_STREAM_MIB` MiB of zeros into the discard service (port 9), timed from the
-/// first byte sent until the guest closed (it has read everything then).
-fn bench_stream(dom: &Domain, ip: &str) -> Result<f64> {
-    let out = dom.dom0(&format!(
-        "head -c {BENCH_STREAM_MIB}M /dev/zero > /tmp/net-bench-zero && bash -c 't0=$EPOCHREALTIME; \
-         timeout 300 busybox nc {ip} 9 < /tmp/net-bench-zero; t1=$EPOCHREALTIME; \
-         echo stream_s=$(awk \"BEGIN {{ print $t1 - $t0 }}\")'"
-    ))?;
-    let secs = field(&out, "stream_s").filter(|s| *s > 0.0).ok_or_else(|| err!("no stream time from {ip}"))?;
-    Ok(f64::from(BENCH_STREAM_MIB) / secs)
+/// dom0's stream client (xtask/files/dom0-netstream.rs), built for the host (which is what dom0 runs:
+/// x86-64 Linux; linked statically) into the lab directory; returns its path as dom0 sees it.
+fn netstream_tool() -> Result<String> {
+    const SRC: &str = include_str!("../../files/dom0-netstream.rs");
+    let l = crate::lab::layout::Layout::new();
+    let dir = l.dir.join("tools");
+    std::fs::create_dir_all(&dir)?;
+    let src = dir.join("netstream.rs");
+    let bin = dir.join("netstream");
+    if std::fs::read_to_string(&src).ok().as_deref() != Some(SRC) || !bin.exists() {
+        std::fs::write(&src, SRC)?;
+        crate::util::run_quiet(
+            std::process::Command::new(std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into()))
+                .args(["-O", "--edition", "2021", "-C", "target-feature=+crt-static", "-o"])
+                .arg(&bin)
+                .arg(&src),
+        )?;
+    }
+    l.in_dom0(&bin).ok_or_else(|| err!("{} is outside the repository dom0 shares", bin.display()))
 }
 
-/// guest → dom0: the source service (port 19) sends `BENCH_STREAM_MIB` MiB and closes, timed from the
-/// connect until the guest's close (dom0 has received everything then); exactly that many bytes must
-/// arrive.
-fn bench_stream_out(dom: &Domain, ip: &str) -> Result<f64> {
-    let out = dom.dom0(&format!(
-        "rm -f /tmp/net-bench-out && bash -c 't0=$EPOCHREALTIME; \
-         timeout 300 busybox nc {ip} 19 < /dev/null > /tmp/net-bench-out; t1=$EPOCHREALTIME; \
-         echo stream_out_s=$(awk \"BEGIN {{ print $t1 - $t0 }}\") stream_out_bytes=$(wc -c < /tmp/net-bench-out)'"
-    ))?;
-    let want = u64::from(BENCH_STREAM_MIB) << 20;
-    match field(&out, "stream_out_bytes") {
-        Some(got) if got == want as f64 => {}
-        Some(got) => return Err(err!("{ip}:19 sent {got} bytes to dom0, expected exactly {want}")),
-        None => return Err(err!("no byte count from {ip}:19")),
+/// One run of dom0's stream client (`send IP 9 BYTES` or `recv IP 19`); MiB/s. Exactly
+/// `BENCH_STREAM_MIB` MiB must have moved.
+fn bench_stream(dom: &Domain, tool: &str, args: &str) -> Result<f64> {
+    let out = dom.dom0(&format!("timeout 300 {tool} {args}"))?;
+    let want = f64::from(BENCH_STREAM_MIB << 20);
+    match field(&out, "bytes") {
+        Some(got) if got == want => {}
+        Some(got) => return Err(err!("stream {args}: {got} bytes moved, expected exactly {want}")),
+        None => return Err(err!("stream {args}: no result")),
     }
-    let secs =
-        field(&out, "stream_out_s").filter(|s| *s > 0.0).ok_or_else(|| err!("no stream time from {ip}:19"))?;
+    let secs = field(&out, "secs").filter(|s| *s > 0.0).ok_or_else(|| err!("stream {args}: no time"))?;
     Ok(f64::from(BENCH_STREAM_MIB) / secs)
 }
 
@@ -431,14 +465,15 @@ fn bench_http(dom: &Domain, ip: &str) -> Result<f64> {
 
 /// Everything measured on the guest at `ip` (echo on 7, discard on 9, source on 19, HTTP on 80).
 fn bench_guest(p: &crate::util::Progress, who: &str, dom: &Domain, ip: &str, http: Option<&Domain>, http_ip: &str) -> Result<NetBench> {
+    let tool = &netstream_tool()?;
     let mut b = NetBench::default();
     for i in 1..=BENCH_SAMPLES {
         p.step(format!("bench: net: {who}: stream {i}/{BENCH_SAMPLES}"));
-        b.stream_mib_s.push(bench_stream(dom, ip)?);
+        b.stream_mib_s.push(bench_stream(dom, tool, &format!("send {ip} 9 {}", BENCH_STREAM_MIB << 20))?);
     }
     for i in 1..=BENCH_SAMPLES {
         p.step(format!("bench: net: {who}: stream out {i}/{BENCH_SAMPLES}"));
-        b.stream_out_mib_s.push(bench_stream_out(dom, ip)?);
+        b.stream_out_mib_s.push(bench_stream(dom, tool, &format!("recv {ip} 19"))?);
     }
     p.step(format!("bench: net: {who}: {BENCH_ROUND_TRIPS} round trips"));
     b.rtt_ms = bench_latency(dom, ip)?;
@@ -546,6 +581,14 @@ mod tests {
         assert_eq!(percentile(&v, 50.0), 100.0);
         assert_eq!(percentile(&v, 99.0), 198.0);
         assert_eq!(percentile(&[3.0], 99.0), 3.0);
+    }
+
+    #[test]
+    fn traffic_line() {
+        let l = "net: eth0: sent 700 packets, 1100000 bytes (25 GSO packets carrying 700 segments), received 900 packets, \
+                 1200000 bytes (30 GSO packets), 0 bad checksums, 2 send errors";
+        assert_eq!(parse_traffic(l), Some(Traffic { tx_gso: 25, rx_gso: 30, bad_checksums: 0, send_errors: 2 }));
+        assert_eq!(parse_traffic("net: eth0: sent"), None);
     }
 
     #[test]
