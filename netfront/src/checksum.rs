@@ -55,6 +55,11 @@ fn fold(mut s: u64) -> u16 {
     s as u16
 }
 
+/// The Internet checksum (RFC 1071) of `data`, e.g. an IPv4 header with its checksum field zeroed.
+pub fn internet_checksum(data: &[u8]) -> u16 {
+    !fold(sum(data))
+}
+
 /// Where a frame's transport segment and checksum field are, and its pseudo-header sum.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Segment {

@@ -147,19 +147,10 @@ impl Coalescer {
         frame[ETH + 2..ETH + 4].copy_from_slice(&total.to_be_bytes());
         let ihl = p.tcp.l4 - ETH;
         frame[ETH + 10..ETH + 12].copy_from_slice(&[0, 0]);
-        let sum = ipv4_header_checksum(&frame[ETH..ETH + ihl]);
+        let sum = netfront::checksum::internet_checksum(&frame[ETH..ETH + ihl]);
         frame[ETH + 10..ETH + 12].copy_from_slice(&sum.to_be_bytes());
         Some(Merged { frame, mss: Some(p.mss as u16), segments: p.segments })
     }
-}
-
-/// The IPv4 header checksum of `h` (its checksum field zeroed).
-fn ipv4_header_checksum(h: &[u8]) -> u16 {
-    let mut s: u32 = h.chunks(2).map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]))).sum();
-    while s >> 16 != 0 {
-        s = (s & 0xffff) + (s >> 16);
-    }
-    !(s as u16)
 }
 
 #[cfg(test)]
@@ -201,7 +192,7 @@ mod tests {
         assert_eq!(f.len(), 54 + 240);
         assert_eq!(u16::from_be_bytes([f[16], f[17]]), 280);
         assert_eq!(f[ETH + 20 + 13], TCP_ACK | TCP_PSH, "the last segment's flags");
-        assert_eq!(ipv4_header_checksum(&f[ETH..ETH + 20]), 0, "IP header checksum of the whole");
+        assert_eq!(netfront::checksum::internet_checksum(&f[ETH..ETH + 20]), 0, "IP header checksum of the whole");
         assert_eq!(&f[54..154], &[1u8; 100][..]);
         assert_eq!(&f[254..], &[3u8; 40][..]);
         assert!(c.take().is_none());
