@@ -12,7 +12,7 @@ extern crate alloc;
 
 use alloc::alloc::{alloc_zeroed, dealloc, Layout};
 use core::ptr::NonNull;
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::AtomicU32;
 
 use xen_traits::{Pfn, SharedPage, PAGE_SIZE};
 
@@ -78,15 +78,6 @@ impl SharedRegion {
             "shared memory access out of range (driver bug)"
         );
     }
-
-    fn word(&self, off: usize) -> &AtomicU32 {
-        self.check(off, 4);
-        assert!(off.is_multiple_of(4), "unaligned 32-bit shared memory access (driver bug)");
-        // SAFETY: an aligned word inside the region (both checked just above), which stays mapped while
-        // `self` lives (heap pages until drop; `mapped`'s contract); it is only ever accessed
-        // atomically, by us and by the peer.
-        unsafe { AtomicU32::from_ptr(self.base.as_ptr().add(off).cast()) }
-    }
 }
 
 impl Drop for SharedRegion {
@@ -102,17 +93,13 @@ impl SharedPage for SharedRegion {
     fn size(&self) -> usize {
         self.pages * PAGE_SIZE
     }
-    fn load_acquire_u32(&self, off: usize) -> u32 {
-        self.word(off).load(Ordering::Acquire)
-    }
-    fn store_release_u32(&self, off: usize, val: u32) {
-        self.word(off).store(val, Ordering::Release)
-    }
-    fn read_u32(&self, off: usize) -> u32 {
-        self.word(off).load(Ordering::Relaxed)
-    }
-    fn write_u32(&self, off: usize, val: u32) {
-        self.word(off).store(val, Ordering::Relaxed)
+    fn word(&self, off: usize) -> &AtomicU32 {
+        self.check(off, 4);
+        assert!(off.is_multiple_of(4), "unaligned 32-bit shared memory access (driver bug)");
+        // SAFETY: an aligned word inside the region (both checked just above), which stays mapped while
+        // `self` lives (heap pages until drop; `mapped`'s contract); it is only ever accessed
+        // atomically, by us and by the peer.
+        unsafe { AtomicU32::from_ptr(self.base.as_ptr().add(off).cast()) }
     }
     fn read_bytes(&self, off: usize, buf: &mut [u8]) {
         self.check(off, buf.len());

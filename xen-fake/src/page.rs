@@ -48,13 +48,6 @@ impl FakePage {
         v
     }
 
-    fn word(&self, off: usize) -> &AtomicU32 {
-        assert!(off.is_multiple_of(4), "unaligned 32-bit access at {off:#x}");
-        self.words
-            .get(off / 4)
-            .unwrap_or_else(|| panic!("access at {off:#x} beyond the {}-byte page", self.size()))
-    }
-
     fn check_range(&self, off: usize, len: usize) {
         assert!(
             off.checked_add(len).is_some_and(|end| end <= self.size()),
@@ -68,17 +61,11 @@ impl SharedPage for FakePage {
     fn size(&self) -> usize {
         self.words.len() * 4
     }
-    fn load_acquire_u32(&self, off: usize) -> u32 {
-        self.word(off).load(Ordering::Acquire)
-    }
-    fn store_release_u32(&self, off: usize, val: u32) {
-        self.word(off).store(val, Ordering::Release)
-    }
-    fn read_u32(&self, off: usize) -> u32 {
-        self.word(off).load(Ordering::Relaxed)
-    }
-    fn write_u32(&self, off: usize, val: u32) {
-        self.word(off).store(val, Ordering::Relaxed)
+    fn word(&self, off: usize) -> &AtomicU32 {
+        assert!(off.is_multiple_of(4), "unaligned 32-bit access at {off:#x}");
+        self.words
+            .get(off / 4)
+            .unwrap_or_else(|| panic!("access at {off:#x} beyond the {}-byte page", self.size()))
     }
     fn read_bytes(&self, off: usize, buf: &mut [u8]) {
         self.check_range(off, buf.len());

@@ -287,6 +287,10 @@ impl xen_traits::SharedPage for FloodPage {
     fn size(&self) -> usize {
         self.inner.size()
     }
+    fn word(&self, off: usize) -> &std::sync::atomic::AtomicU32 {
+        self.inner.word(off)
+    }
+    // Overrides the provided accessor: every look at `rsp_prod` refills the ring first.
     fn load_acquire_u32(&self, off: usize) -> u32 {
         use xenbus::xs_ring::layout;
         if off == layout::RSP_PROD {
@@ -304,15 +308,6 @@ impl xen_traits::SharedPage for FloodPage {
             self.inner.store_release_u32(layout::RSP_PROD, prod);
         }
         self.inner.load_acquire_u32(off)
-    }
-    fn store_release_u32(&self, off: usize, val: u32) {
-        self.inner.store_release_u32(off, val)
-    }
-    fn read_u32(&self, off: usize) -> u32 {
-        self.inner.read_u32(off)
-    }
-    fn write_u32(&self, off: usize, val: u32) {
-        self.inner.write_u32(off, val)
     }
     fn read_bytes(&self, off: usize, buf: &mut [u8]) {
         self.inner.read_bytes(off, buf)

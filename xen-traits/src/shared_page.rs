@@ -1,5 +1,7 @@
 //! Shared memory pages, accessed without references (see [`SharedPage`]).
 
+use core::sync::atomic::{AtomicU32, Ordering};
+
 /// Size of a Xen page, the granularity of grants and rings.
 pub const PAGE_SIZE: usize = 4096;
 
@@ -28,19 +30,38 @@ pub const PAGE_SIZE: usize = 4096;
 /// 32-bit accesses must be 4-byte aligned; implementations panic otherwise. That is a driver bug, never
 /// reachable from peer-controlled data: drivers derive offsets from constants and masked ring indices.
 /// Values are little-endian (x86).
+///
+/// # Implementing
+/// Implementors provide [`SharedPage::size`], [`SharedPage::word`] and the byte copies; the four 32-bit
+/// accessors are provided on top of [`SharedPage::word`].
 pub trait SharedPage {
     /// Length of the region in bytes (a multiple of [`PAGE_SIZE`] for real pages).
     fn size(&self) -> usize;
 
+    /// The aligned 32-bit word at byte offset `off`, as an atomic.
+    ///
+    /// Panics (a driver bug, see *Offsets*) when `off` is not 4-byte aligned or `off + 4` exceeds
+    /// [`SharedPage::size`]. The word is only ever accessed atomically, on this side and by the peer, so
+    /// handing out `&AtomicU32` never creates a non-atomic reference into shared memory.
+    fn word(&self, off: usize) -> &AtomicU32;
+
     /// Atomic 32-bit load with Acquire ordering (consumer reading the peer's producer index).
-    fn load_acquire_u32(&self, off: usize) -> u32;
+    fn load_acquire_u32(&self, off: usize) -> u32 {
+        self.word(off).load(Ordering::Acquire)
+    }
     /// Atomic 32-bit store with Release ordering (producer publishing its index after the entries).
-    fn store_release_u32(&self, off: usize, val: u32);
+    fn store_release_u32(&self, off: usize, val: u32) {
+        self.word(off).store(val, Ordering::Release)
+    }
 
     /// Single 32-bit volatile load, no ordering.
-    fn read_u32(&self, off: usize) -> u32;
+    fn read_u32(&self, off: usize) -> u32 {
+        self.word(off).load(Ordering::Relaxed)
+    }
     /// Single 32-bit volatile store, no ordering.
-    fn write_u32(&self, off: usize, val: u32);
+    fn write_u32(&self, off: usize, val: u32) {
+        self.word(off).store(val, Ordering::Relaxed)
+    }
 
     /// Copy `buf.len()` bytes out of the region, starting at `off`.
     fn read_bytes(&self, off: usize, buf: &mut [u8]);
@@ -49,15 +70,15 @@ pub trait SharedPage {
 
     /// `xen_rmb()`: loads before the fence complete before loads after it.
     fn fence_read(&self) {
-        core::sync::atomic::fence(core::sync::atomic::Ordering::Acquire)
+        core::sync::atomic::fence(Ordering::Acquire)
     }
     /// `xen_wmb()`: stores before the fence are visible before stores after it.
     fn fence_write(&self) {
-        core::sync::atomic::fence(core::sync::atomic::Ordering::Release)
+        core::sync::atomic::fence(Ordering::Release)
     }
     /// `xen_mb()`: full barrier, including store→load ordering.
     fn fence_full(&self) {
-        core::sync::atomic::fence(core::sync::atomic::Ordering::SeqCst)
+        core::sync::atomic::fence(Ordering::SeqCst)
     }
 }
 
@@ -65,6 +86,11 @@ impl<T: SharedPage + ?Sized> SharedPage for &T {
     fn size(&self) -> usize {
         (**self).size()
     }
+    fn word(&self, off: usize) -> &AtomicU32 {
+        (**self).word(off)
+    }
+    // The accessors forward too, rather than use the provided ones: an implementor may override them
+    // (a test page refills its ring on every `load_acquire_u32`).
     fn load_acquire_u32(&self, off: usize) -> u32 {
         (**self).load_acquire_u32(off)
     }

@@ -1,6 +1,8 @@
 //! [`PageSpan`]: several [`FakePage`]s seen as one contiguous region, like a multi-page ring mapped by a
 //! backend (`xenbus_map_ring_valloc`) or allocated contiguously by a frontend.
 
+use std::sync::atomic::AtomicU32;
+
 use xen_traits::{SharedPage, PAGE_SIZE};
 
 use crate::page::FakePage;
@@ -48,21 +50,10 @@ impl SharedPage for PageSpan {
     fn size(&self) -> usize {
         self.pages.len() * PAGE_SIZE
     }
-    fn load_acquire_u32(&self, off: usize) -> u32 {
+    fn word(&self, off: usize) -> &AtomicU32 {
+        // The page holding the word; that page checks alignment, so an aligned word never crosses pages.
         let (p, o) = self.at(off);
-        p.load_acquire_u32(o)
-    }
-    fn store_release_u32(&self, off: usize, val: u32) {
-        let (p, o) = self.at(off);
-        p.store_release_u32(o, val)
-    }
-    fn read_u32(&self, off: usize) -> u32 {
-        let (p, o) = self.at(off);
-        p.read_u32(o)
-    }
-    fn write_u32(&self, off: usize, val: u32) {
-        let (p, o) = self.at(off);
-        p.write_u32(o, val)
+        p.word(o)
     }
     fn read_bytes(&self, off: usize, buf: &mut [u8]) {
         self.check(off, buf.len());
@@ -116,5 +107,10 @@ mod tests {
         assert_eq!(&y, b"abcdef");
         s.write_u32(PAGE_SIZE + 8, 7);
         assert_eq!(b.read_u32(8), 7);
+        assert!(
+            std::ptr::eq(s.word(PAGE_SIZE + 8), b.word(8)),
+            "the word of the right page"
+        );
+        assert_eq!(s.load_acquire_u32(PAGE_SIZE + 8), 7);
     }
 }
