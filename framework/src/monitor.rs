@@ -7,14 +7,17 @@
 //! `stack_used` (the boot stack's high-water mark, bytes; the stack is `pvh_boot::entry::BOOT_STACK_SIZE`),
 //! `events` (event channel deliveries), `blocks` (times the vCPU blocked), `timer_fires`, `upcalls`,
 //! `hlt_skips` (upcalls that landed inside `sti; hlt` and skipped the `hlt`),
-//! and last `updates` (samples published so far, written after the others: a reader that sees the same
-//! `updates` before and after its reads has one sample).
+//! for each network interface `net/IFACE/KEY` (`tx_packets`, `tx_bytes`, `tx_gso_packets`,
+//! `tx_gso_segments`, `rx_packets`, `rx_bytes`, `rx_gso_packets`, `rx_bad_checksums`, `tx_errors`; see
+//! `xenolith::net::counters`), and last `updates` (samples published so far, written after the others:
+//! a reader that sees the same `updates` before and after its reads has one sample).
 //!
 //! The period is `xenolith.stats=SECS` on the command line (`extra=` in the xl config): 10 s by default,
 //! `0` turns publishing off.
 
 use alloc::format;
-use alloc::string::ToString;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
 use core::time::Duration;
 
 use xen_traits::{EventChannels, SharedPage};
@@ -60,6 +63,11 @@ impl Vitals {
             ("hlt_skips", self.hlt_skips),
         ]
     }
+
+    /// [`Vitals::entries`] with owned keys, to append more to.
+    pub fn keyed(&self) -> Vec<(String, u64)> {
+        self.entries().iter().map(|&(k, v)| (String::from(k), v)).collect()
+    }
 }
 
 /// A `xenolith.stats=` value that is not a whole number of seconds.
@@ -85,16 +93,16 @@ pub fn period(cmdline: &str) -> Result<Option<Duration>, BadPeriod> {
     }
 }
 
-/// Publishes a fresh `sample()` every `period`, for ever; returns only when xenstore refuses a write.
+/// Publishes a fresh `sample()` — (key under [`DIR`], value) pairs — every `period`, for ever; returns
+/// only when xenstore refuses a write.
 pub async fn publish<P: SharedPage, E: EventChannels>(
     xs: &Client<P, E>,
     period: Duration,
-    mut sample: impl FnMut() -> Vitals,
+    mut sample: impl FnMut() -> Vec<(String, u64)>,
 ) -> Result<(), xenbus::Error> {
     let mut updates = 0u64;
     loop {
-        let v = sample();
-        for (key, value) in v.entries() {
+        for (key, value) in sample() {
             xs.write(&format!("{DIR}/{key}"), value.to_string().as_bytes()).await?;
         }
         updates += 1;
@@ -103,9 +111,21 @@ pub async fn publish<P: SharedPage, E: EventChannels>(
     }
 }
 
+/// Everything published: the vital signs, and with networking each interface's traffic.
+#[cfg(all(target_os = "none", feature = "executor"))]
+pub fn sample(start: crate::executor::Instant) -> Vec<(String, u64)> {
+    #[allow(unused_mut)]
+    let mut all = vitals(start).keyed();
+    #[cfg(feature = "net")]
+    for (iface, t) in crate::net::counters::latest() {
+        all.extend(t.entries().iter().map(|&(k, v)| (format!("net/{iface}/{k}"), v)));
+    }
+    all
+}
+
 /// This domain's vital signs now; `start` is when the framework started.
 #[cfg(all(target_os = "none", feature = "executor"))]
-pub fn sample(start: crate::executor::Instant) -> Vitals {
+pub fn vitals(start: crate::executor::Instant) -> Vitals {
     let (blocks, _timer_sets, events, timer_fires) = crate::xen::platform::stats();
     let heap = pvh_boot::heap::usage();
     Vitals {

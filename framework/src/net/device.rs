@@ -23,6 +23,7 @@ use smoltcp::time::Instant;
 use xen_traits::{EventChannels, GrantTable, SharedPage, PAGE_SIZE};
 
 use super::coalesce::Coalescer;
+use super::counters::Traffic;
 
 /// Ethernet MTU plus its header: the largest frame smoltcp builds.
 pub const MAX_FRAME: usize = 1514;
@@ -164,15 +165,20 @@ impl<P: SharedPage, G: GrantTable, E: EventChannels> NetDevice<P, G, E> {
         self.out.stats
     }
 
-    /// One line of traffic counters, e.g. for a log: packets and bytes both ways, what offload did,
-    /// what was dropped.
-    pub fn traffic(&self) -> alloc::string::String {
+    /// The interface's traffic counters (netfront's and the adapter's).
+    pub fn traffic(&self) -> Traffic {
         let (n, d) = (self.out.nf.stats(), self.out.stats);
-        alloc::format!(
-            "sent {} packets, {} bytes ({} GSO packets carrying {} segments), received {} packets, {} bytes ({} GSO packets), {} bad checksums, {} send errors",
-            n.tx.packets, n.tx.bytes, d.tx_gso_packets, d.tx_gso_segments, n.rx.packets, n.rx.bytes, n.rx.gso_packets,
-            d.rx_bad_checksum, n.tx.errors + d.tx_refused
-        )
+        Traffic {
+            tx_packets: n.tx.packets,
+            tx_bytes: n.tx.bytes,
+            tx_gso_packets: d.tx_gso_packets,
+            tx_gso_segments: d.tx_gso_segments,
+            rx_packets: n.rx.packets,
+            rx_bytes: n.rx.bytes,
+            rx_gso_packets: n.rx.gso_packets,
+            rx_bad_checksums: d.rx_bad_checksum,
+            tx_errors: n.tx.errors + d.tx_refused,
+        }
     }
 
     /// The next received frame whose transport checksum holds; others are dropped and counted.

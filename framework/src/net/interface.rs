@@ -290,6 +290,7 @@ impl Shared {
         let now = smol_now();
         let changed = self.iface.poll(now, dev, &mut self.sockets) == PollResult::SocketStateChanged;
         dev.flush();
+        crate::net::counters::record(&self.name, dev.traffic());
         if let Some(h) = self.dhcp {
             let ev = self.sockets.get_mut::<dhcpv4::Socket>(h).poll().map(dhcp::Lease::from_event);
             match ev {

@@ -19,6 +19,7 @@
 //!   offload both ways, TCP segmentation offload through [`coalesce`]).
 //! * [`interface`]: the shared stack ([`Net`]) and the task driving the device: event channel → netfront
 //!   → `Interface::poll`, smoltcp's timers through the executor's `sleep`.
+//! * [`counters`]: each interface's traffic, for monitoring and the log.
 //! * [`dhcp`], [`tcp`], [`udp`].
 //!
 //! The stack is `!Send`: it and the tasks using it live in a [`LocalSet`](crate::executor::LocalSet).
@@ -27,6 +28,7 @@
 
 pub mod coalesce;
 pub mod config;
+pub mod counters;
 pub mod device;
 pub mod dhcp;
 pub mod interface;

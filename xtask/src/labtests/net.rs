@@ -101,6 +101,25 @@ fn tcp_echo_1mib(dom: &mut Domain, ip: &str) -> Result<()> {
     Ok(())
 }
 
+/// Monitoring publishes eth0's counters under `data/xenolith/net/eth0/`: waits (bounded) until
+/// `rx_bytes` there reaches `at_least`, and checks the other keys are there.
+fn traffic_in_xenstore(dom: &Domain, at_least: u64) -> Result<()> {
+    let dir = format!("/local/domain/{}/data/xenolith/net/eth0", dom.domid);
+    let out = dom.dom0(&format!(
+        "for i in $(seq 60); do v=$(xenstore-read {dir}/rx_bytes 2>/dev/null || echo 0); \
+         [ \"$v\" -ge {at_least} ] && break; sleep 1; done; echo rx_bytes=$v; xenstore-ls {dir}"
+    ))?;
+    if field(&out, "rx_bytes").is_none_or(|v| v < at_least as f64) {
+        return Err(err!("data/xenolith/net/eth0/rx_bytes never reached {at_least}"));
+    }
+    for key in ["tx_packets", "tx_bytes", "tx_gso_packets", "rx_packets", "rx_gso_packets", "rx_bad_checksums", "tx_errors"] {
+        if !out.contains(&format!("{key} = ")) {
+            return Err(err!("monitoring lacks net/eth0/{key}"));
+        }
+    }
+    Ok(())
+}
+
 /// `xl shutdown`: the guest prints its traffic, disconnects cleanly, powers off. Returns the traffic.
 /// 8 MiB through the TCP echo from dom0's stream client, written 256 KiB at a time: dom0's stack
 /// then sends GSO packets (busybox nc's small writes do not make it), and the echo comes back in
@@ -127,13 +146,15 @@ fn shutdown(dom: &mut Domain) -> Result<Traffic> {
 }
 
 fn echo_dhcp() -> Result<()> {
-    let mut dom = boot(vec![])?;
+    // Monitoring every second: the traffic shows up in xenstore while the guest runs.
+    let mut dom = boot(vec![("extra", "\"xenolith.stats=1\"".to_string())])?;
     let ip = address(&mut dom, "dhcp")?;
     ping(&dom, &ip)?;
     udp_echo(&dom, &ip, &nonce())?;
     dom.wait_for("echo: udp", LIMIT)?;
     tcp_echo_1mib(&mut dom, &ip)?;
     tcp_echo_offloaded(&mut dom, &ip)?;
+    traffic_in_xenstore(&dom, 9 << 20)?;
     // Segmentation offload both ways: dom0 sent GSO packets (we asked for feature-gso-tcpv4), we sent
     // merged segments (netback offers it), and nothing was dropped.
     let t = shutdown(&mut dom)?;

@@ -151,7 +151,10 @@ fn monitoring_publishes_a_sample_every_period() {
         let mut n = 0u64;
         let sample = || {
             n += 1;
-            crate::monitor::Vitals { uptime_ms: Instant::now().as_nanos() / 1_000_000, heap_used: 100 * n, ..Default::default() }
+            let v = crate::monitor::Vitals { uptime_ms: Instant::now().as_nanos() / 1_000_000, heap_used: 100 * n, ..Default::default() };
+            let mut keys = v.keyed();
+            keys.push(("net/eth0/rx_packets".into(), 7 * n));
+            keys
         };
         let publish = crate::monitor::publish(&client, Duration::from_secs(1), sample);
         // Samples at 0, 1 and 2 s; the app stops it at 2.5 s.
@@ -169,4 +172,5 @@ fn monitoring_publishes_a_sample_every_period() {
     assert_eq!(value("uptime_ms"), "2000", "the third sample, taken at 2 s");
     assert_eq!(value("heap_used"), "300");
     assert_eq!(value("events"), "0");
+    assert_eq!(value("net/eth0/rx_packets"), "21", "keys in subdirectories too");
 }
