@@ -99,8 +99,9 @@ fn response(status: &str, ctype: &str, body: &str, keep_alive: bool, head_only: 
     r
 }
 
+/// The counters of this server, then each interface's traffic (`net_eth0_rx_bytes 1234`, ...).
 fn stats_page(s: &Stats, started: Instant) -> String {
-    format!(
+    let mut page = format!(
         "uptime_ms {}\nconnections {}\nopen_connections {}\nrequests {}\nresponses_200 {}\nresponses_404 {}\nbad_requests {}\nbytes_out {}\n",
         started.elapsed().as_millis(),
         s.connections.get(),
@@ -110,7 +111,13 @@ fn stats_page(s: &Stats, started: Instant) -> String {
         s.not_found.get(),
         s.bad.get(),
         s.bytes_out.get()
-    )
+    );
+    for (iface, t) in net::counters::latest() {
+        for (key, value) in t.entries() {
+            page.push_str(&format!("net_{iface}_{key} {value}\n"));
+        }
+    }
+    page
 }
 
 async fn serve(mut stream: TcpStream, stats: Rc<Stats>, started: Instant) {

@@ -336,6 +336,14 @@ fn http_keepalive_and_new_connections() -> Result<()> {
     if counted < want {
         return Err(err!("/stats counts {counted} responses 200, expected at least {want}"));
     }
+    // eth0's traffic follows the server's counters: every request came in over it.
+    let rx_packets = stats
+        .lines()
+        .find_map(|l| l.strip_prefix("net_eth0_rx_packets ")?.trim().parse::<u32>().ok())
+        .ok_or_else(|| err!("/stats has no net_eth0_rx_packets line"))?;
+    if rx_packets < want {
+        return Err(err!("/stats counts {rx_packets} packets received on eth0 for {want} requests"));
+    }
     http_shutdown(&mut dom, &["eth0"])
 }
 
