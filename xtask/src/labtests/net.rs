@@ -329,18 +329,18 @@ fn http_keepalive_and_new_connections() -> Result<()> {
     // 1 + KEEPALIVE + FRESH before this one, which is counted before its page is made (requests
     // someone else made meanwhile, e.g. by hand, count too).
     let want = 2 + KEEPALIVE + FRESH;
-    let counted = stats
-        .lines()
-        .find_map(|l| l.strip_prefix("responses_200 ")?.trim().parse::<u32>().ok())
-        .ok_or_else(|| err!("/stats has no responses_200 line"))?;
+    let stat = |key: &str| {
+        stats
+            .lines()
+            .find_map(|l| l.strip_prefix(key)?.strip_prefix(' ')?.trim().parse::<u32>().ok())
+            .ok_or_else(|| err!("/stats has no {key} line"))
+    };
+    let counted = stat("responses_200")?;
     if counted < want {
         return Err(err!("/stats counts {counted} responses 200, expected at least {want}"));
     }
     // eth0's traffic follows the server's counters: every request came in over it.
-    let rx_packets = stats
-        .lines()
-        .find_map(|l| l.strip_prefix("net_eth0_rx_packets ")?.trim().parse::<u32>().ok())
-        .ok_or_else(|| err!("/stats has no net_eth0_rx_packets line"))?;
+    let rx_packets = stat("net_eth0_rx_packets")?;
     if rx_packets < want {
         return Err(err!("/stats counts {rx_packets} packets received on eth0 for {want} requests"));
     }
