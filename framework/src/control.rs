@@ -15,6 +15,8 @@
 //! * Unknown values (and `suspend`, which Xenolith does not support) are acknowledged, logged and
 //!   ignored.
 //! * Sysrq keys are acknowledged and logged; Xenolith has no sysrq actions.
+//! * Every request (carried out, ignored, sysrq) is noted in the flight recorder ([`pvh_boot::flight`]),
+//!   which crash reports print.
 //!
 //! ```ignore
 //! match xenolith::executor::select(work(), xenolith::control::shutdown_requested()).await {
@@ -30,6 +32,7 @@ use core::pin::Pin;
 use core::task::{Context, Poll, Waker};
 use core::time::Duration;
 
+use pvh_boot::flight::{self, Kind};
 use xen_traits::{EventChannels, SharedPage};
 use xenbus::control::{advertise_features, take_shutdown_request, take_sysrq};
 use xenbus::{Client, Error, ShutdownRequest, XsErrno};
@@ -63,6 +66,17 @@ impl Shutdown {
             Shutdown::Poweroff | Shutdown::Halt => Reason::Poweroff,
             Shutdown::Reboot => Reason::Reboot,
             Shutdown::Crash => Reason::Crash,
+        }
+    }
+
+    /// The request's code in the flight recorder ([`pvh_boot::flight::control`]).
+    pub fn flight_code(self) -> u64 {
+        use pvh_boot::flight::control;
+        match self {
+            Shutdown::Poweroff => control::POWEROFF,
+            Shutdown::Reboot => control::REBOOT,
+            Shutdown::Halt => control::HALT,
+            Shutdown::Crash => control::CRASH,
         }
     }
 
@@ -229,9 +243,11 @@ pub async fn serve<P: SharedPage, E: EventChannels>(
                 let at = now_ns();
                 let Some(request) = take_shutdown_request(xs).await? else { continue };
                 let Some(s) = Shutdown::from_request(request) else {
+                    flight::record(Kind::Control, flight::control::IGNORED, 0);
                     crate::println!("xenolith: control: ignoring shutdown request {request:?}");
                     continue;
                 };
+                flight::record(Kind::Control, s.flight_code(), 0);
                 crate::println!("xenolith: control: {s} requested (acknowledged in {} us)", now_ns().saturating_sub(at) / 1000);
                 if control.request_at(s, at) {
                     sleep(grace).await;
@@ -243,6 +259,7 @@ pub async fn serve<P: SharedPage, E: EventChannels>(
             Either::Right(event) => {
                 event?;
                 if let Some(key) = take_sysrq(xs).await? {
+                    flight::record(Kind::Control, flight::control::SYSRQ, u64::from(key));
                     crate::println!("xenolith: control: sysrq '{}' acknowledged (no sysrq actions)", key.escape_ascii());
                 }
             }

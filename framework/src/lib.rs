@@ -58,6 +58,20 @@ pub mod __private {
     pub use pvh_boot::Boot;
 }
 
+/// Notes an application event in the flight recorder, the ring of the last 64 events (event-channel
+/// deliveries, timer fires, blocks, control requests, and these) that crash reports print under
+/// `recent events`: `code` says what happened (the application's own numbering), `value` a detail.
+/// Cheap (a TSC read and a few stores; no allocation, no lock, never fails): call it at the points an
+/// operator would want to see after a crash, not per packet.
+///
+/// ```ignore
+/// xenolith::trace(1, request_id); // the report then shows `app code=1 value=...`
+/// ```
+#[inline]
+pub fn trace(code: u16, value: u64) {
+    pvh_boot::flight::record(pvh_boot::flight::Kind::App, u64::from(code), value);
+}
+
 /// Debugging aids.
 pub mod debug {
     /// Reads through a pointer into the unmapped page 0: a page fault the crash handler reports.

@@ -1,8 +1,11 @@
 //! What an exception handler gets: the saved CPU state, and a report that formats it (vector, error
-//! code, RIP, RSP, CR2, general registers, a frame-pointer stack walk). Pure logic, host-tested.
+//! code, RIP, RSP, CR2, general registers, a frame-pointer stack walk, the flight recorder's recent
+//! events). Pure logic, host-tested.
 
 use core::fmt;
 use core::ops::Range;
+
+use crate::flight::Recent;
 
 /// The stack layout the exception stubs build (see `idt.rs`): general registers pushed by the common
 /// stub, vector and error code pushed by the per-vector stub, then the CPU's interrupt frame.
@@ -83,6 +86,8 @@ pub struct ExceptionReport {
     pub cr2: u64,
     pub trace: [u64; MAX_FRAMES],
     pub trace_len: usize,
+    /// The flight recorder when the exception was taken.
+    pub recent: Recent,
 }
 
 impl ExceptionReport {
@@ -107,7 +112,7 @@ impl fmt::Display for ExceptionReport {
         for (i, ret) in self.trace().iter().enumerate() {
             writeln!(f, "    #{} {:#018x}", i + 1, ret)?;
         }
-        Ok(())
+        write!(f, "{}", self.recent)
     }
 }
 
@@ -157,9 +162,14 @@ mod tests {
         let frame = ExceptionFrame { vector: 14, error_code: 2, rip: 0x10_1234, rsp: 0x20_0000, r15: 0xf15, ..Default::default() };
         let mut trace = [0; MAX_FRAMES];
         trace[0] = 0x10_5678;
-        let text = format!("{}", ExceptionReport { frame, cr2: 0x10, trace, trace_len: 1 });
+        let mut recent = Recent::empty();
+        recent.events[0] = crate::flight::Event { seq: 0, tsc: 500, kind: crate::flight::Kind::App as u16, a: 1, b: 42 };
+        (recent.len, recent.total, recent.now_tsc) = (1, 1, 1000);
+        let text = format!("{}", ExceptionReport { frame, cr2: 0x10, trace, trace_len: 1, recent });
         for needle in ["EXCEPTION 14 (#PF page fault) error code 0x2", "RIP 0x0000000000101234", "RSP 0x0000000000200000",
-                       "CR2 0x0000000000000010", "R15 0x0000000000000f15", "#1 0x0000000000105678"] {
+                       "CR2 0x0000000000000010", "R15 0x0000000000000f15", "#1 0x0000000000105678",
+                       "#1 0x0000000000105678\n  recent events (oldest first; TSC ticks before this report):\n",
+                       "    seq 0     -500 ticks  app code=1 value=42\n"] {
             assert!(text.contains(needle), "missing {needle:?} in\n{text}");
         }
         assert_eq!(vector_name(13), "#GP general protection");

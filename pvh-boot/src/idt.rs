@@ -175,7 +175,8 @@ extern "C" fn pvh_exception_dispatch(frame: *const ExceptionFrame) -> ! {
         |addr| unsafe { (addr as *const u64).read_volatile() },
         &mut trace,
     );
-    let report = ExceptionReport { frame, cr2, trace, trace_len };
+    let recent = crate::flight::Recent::capture();
+    let report = ExceptionReport { frame, cr2, trace, trace_len, recent };
     match HANDLER.load(Ordering::Acquire) {
         0 => crate::stop::report_and_crash(&report),
         h => {

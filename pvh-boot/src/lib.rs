@@ -4,6 +4,7 @@
 //!   enters long mode and calls Rust.
 //! * [`gdt`], [`idt`] (target): GDT + TSS with IST stacks, exception gates and dispatch.
 //! * [`exception`]: the saved state and the crash report (host-tested).
+//! * [`flight`]: the flight recorder, a static ring of recent events the crash reports print (host-tested).
 //! * [`start_info`]: the checked `hvm_start_info` reader (host-tested).
 //! * [`paging`]: mapping RAM above 4 GiB.
 //! * [`heap`]: the global allocator over the RAM the image does not use (plan host-tested).
@@ -15,6 +16,7 @@
 #![cfg_attr(not(test), no_std)]
 
 pub mod exception;
+pub mod flight;
 pub mod heap;
 pub mod paging;
 pub mod start_info;

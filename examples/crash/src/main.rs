@@ -2,7 +2,8 @@
 //! the unmapped page 0): the page fault is reported (vector, error code, RIP, RSP, CR2, registers,
 //! stack walk) and the domain shuts down with reason `crash`. With `extra = "panic"` it panics instead
 //! (message and location are printed); with `extra = "overflow"` it overflows its stack into the
-//! guard page.
+//! guard page. Before crashing it notes an application event in the flight recorder
+//! (`xenolith::trace(1, 42)`), which the report lists under `recent events` as `app code=1 value=42`.
 #![no_std]
 #![no_main]
 
@@ -11,6 +12,7 @@ use xenolith::{println, Context};
 xenolith::main_sync!(main);
 
 fn main(ctx: &Context) {
+    xenolith::trace(1, 42);
     match ctx.cmdline().trim() {
         "panic" => {
             println!("crash: panicking");

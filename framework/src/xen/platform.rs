@@ -1,8 +1,13 @@
 //! The executor's [`Platform`] on Xen: the PV clock, `VCPUOP_set_singleshot_timer` (firing
 //! `VIRQ_TIMER`), the fair pending-bit scan, and blocking until an event (see
 //! [`XenEvents::wait`](hypervisor::evtchn::channels::XenEvents::wait)).
+//!
+//! Each delivered port, timer fire, block and wake-up is also noted in the flight recorder
+//! ([`pvh_boot::flight`]), which crash reports print: a few stores each, nothing per packet or per poll.
 
 use core::sync::atomic::{AtomicU64, Ordering};
+
+use pvh_boot::flight::{self, Kind};
 
 use crate::executor::Platform;
 use crate::xen::{services, Services, SetupError};
@@ -15,6 +20,9 @@ pub struct PlatformStats {
     pub events: AtomicU64,
     pub timer_fires: AtomicU64,
 }
+
+/// The deadline last given to `set_timer` (u64::MAX: none), for the flight recorder's block events.
+static DEADLINE: AtomicU64 = AtomicU64::new(u64::MAX);
 
 static STATS: PlatformStats =
     PlatformStats { blocks: AtomicU64::new(0), timer_sets: AtomicU64::new(0), events: AtomicU64::new(0), timer_fires: AtomicU64::new(0) };
@@ -47,6 +55,7 @@ impl Platform for XenPlatform {
 
     fn set_timer(&self, deadline_ns: Option<u64>) {
         STATS.timer_sets.fetch_add(1, Ordering::Relaxed);
+        DEADLINE.store(deadline_ns.unwrap_or(u64::MAX), Ordering::Relaxed);
         let r = match deadline_ns {
             // A deadline already past fires at once, which ends the next block: nothing is lost.
             Some(ns) => self.s.xen.set_singleshot_timer(0, self.s.clock.to_system_ns(ns)),
@@ -64,8 +73,10 @@ impl Platform for XenPlatform {
             // The timer port only ends a block; the executor checks its deadlines against the clock.
             if port == timer {
                 STATS.timer_fires.fetch_add(1, Ordering::Relaxed);
+                flight::record(Kind::Timer, u64::from(port), 0);
             } else {
                 STATS.events.fetch_add(1, Ordering::Relaxed);
+                flight::record(Kind::Event, u64::from(port), 0);
                 f(port)
             }
         });
@@ -73,6 +84,12 @@ impl Platform for XenPlatform {
 
     fn wait_for_event(&self) {
         STATS.blocks.fetch_add(1, Ordering::Relaxed);
+        let timer_in_us = match DEADLINE.load(Ordering::Relaxed) {
+            u64::MAX => u64::MAX,
+            deadline => deadline.saturating_sub(self.now_ns()) / 1000,
+        };
+        flight::record(Kind::Block, timer_in_us, 0);
         self.s.events.wait();
+        flight::record(Kind::Wake, pvh_boot::upcall::count(), 0);
     }
 }

@@ -1,6 +1,6 @@
 //! PVH boot of our own images: hello prints through the PV console and powers off, in every
-//! memory and vCPU shape; crash produces an exception report and a crash shutdown; the http server
-//! (netfront + smoltcp) serves in 4 MiB of RAM.
+//! memory and vCPU shape; crash produces an exception report (with the flight recorder's recent
+//! events) and a crash shutdown; the http server (netfront + smoltcp) serves in 4 MiB of RAM.
 
 use std::time::Duration;
 
@@ -77,6 +77,9 @@ fn crash_reports_exception() -> Result<()> {
     for field in ["RIP", "RSP", "CR2", "RAX", "stack"] {
         dom.wait_for(field, LIMIT)?;
     }
+    // The flight recorder's section, with the event the example traced before crashing.
+    dom.wait_for("recent events (oldest first", LIMIT)?;
+    dom.wait_for("app code=1 value=42", LIMIT)?;
     match dom.wait_end(LIMIT)? {
         Outcome::Crash => Ok(()),
         o => Err(err!("crash ended with {o:?}, expected Xen to see a crash")),
