@@ -35,7 +35,8 @@ pub enum Kind {
     /// The vCPU is about to block until an event. `a`: microseconds until the timer, or `u64::MAX`
     /// when no timer is armed.
     Block = 3,
-    /// The vCPU came back from a block. `a`: event-channel upcalls taken so far.
+    /// The vCPU came back from a block (or did not block: an event was pending already; then the
+    /// upcall count has not moved). `a`: event-channel upcalls taken so far.
     Wake = 4,
     /// A xenbus frontend switched state. `a`: device id, `b`: the new `XenbusState` number. Reserved:
     /// nothing records it yet (the switch happens inside `xenbus::Frontend`, which does not depend on
