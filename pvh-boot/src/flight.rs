@@ -38,10 +38,9 @@ pub enum Kind {
     /// The vCPU came back from a block (or did not block: an event was pending already; then the
     /// upcall count has not moved). `a`: event-channel upcalls taken so far.
     Wake = 4,
-    /// A xenbus frontend switched state. `a`: device id, `b`: the new `XenbusState` number. Reserved:
-    /// nothing records it yet (the switch happens inside `xenbus::Frontend`, which does not depend on
-    /// this crate; the framework's `log` bridge, which sees xenbus's debug line for each switch, would
-    /// be the place).
+    /// A xenbus frontend reached a state. `a`: device id, `b`: the `XenbusState` number. Recorded by the
+    /// framework where a device's handshake or teardown completes (vif and vbd connected, vif closing
+    /// and released); the switches inside `xenbus::Frontend` itself are not seen here.
     Xenbus = 5,
     /// A control request from the toolstack. `a`: [`control`] code, `b`: the sysrq key (for sysrq).
     Control = 6,

@@ -262,6 +262,7 @@ mod xen {
         let blk = blkfront::connect(xs, device, DomainGrants, evs, HeapPages, Config::default())
             .await
             .map_err(|e| OpenError::Connect(super::vdev_name(id), e))?;
+        crate::xen::record_frontend_state(id, xenbus::XenbusState::Connected);
         Ok(Disk::new(BlockDevice::new(blk), id))
     }
 

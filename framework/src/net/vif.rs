@@ -53,7 +53,10 @@ pub(crate) async fn connect(xs: &Xenstore, device: DeviceInfo) -> Result<(XenNet
     let evs = events().map_err(|_| netfront::ConnectError::Setup(netfront::SetupError::BadConfig))?;
     let mut alloc = || SharedRegion::alloc(1).map(|p| (p.pfn(), p));
     let config = Config::sized_for(pvh_boot::heap::usage().available);
-    netfront::connect(xs, device, DomainGrants, evs, &mut alloc, config).await
+    let id = device.id;
+    let connected = netfront::connect(xs, device, DomainGrants, evs, &mut alloc, config).await?;
+    crate::xen::record_frontend_state(id, XenbusState::Connected);
+    Ok(connected)
 }
 
 /// A vif nobody uses whose frontend is `Initialising` (just created by the toolstack), claimed.
@@ -79,6 +82,7 @@ async fn next_vif(xs: &Xenstore) -> Result<DeviceInfo, xenbus::Error> {
 async fn close(xs: &Xenstore, name: &str, fe: &mut Frontend, dev: NetDevice<SharedRegion, DomainGrants, &'static hypervisor::evtchn::channels::XenEvents>) {
     let node = String::from(fe.nodename());
     crate::println!("net: {name}: {}", dev.traffic());
+    crate::xen::record_frontend_state(fe.device().id, XenbusState::Closing);
     match timeout(RELEASE_LIMIT, netfront::disconnect(xs, fe, dev.into_netfront())).await {
         Ok(Ok(r)) if r.leaked_pages == 0 => crate::println!("net: {name}: {node} disconnected cleanly"),
         Ok(Ok(r)) => crate::println!("net: {name}: {node} disconnected, {} pages leaked", r.leaked_pages),
@@ -123,6 +127,7 @@ pub(crate) async fn run(xs: Rc<Xenstore>, net: Net, mut dev: NetDevice<SharedReg
             Ok(Err(e)) => crate::println!("net: {name}: releasing {old} failed ({e}); device dropped"),
             Err(_) => crate::println!("net: {name}: netback kept {old} past {RELEASE_LIMIT:?}; device dropped"),
         }
+        crate::xen::record_frontend_state(fe.device().id, XenbusState::Closed);
         unclaim(&old);
         crate::println!("net: {name}: waiting for a new vif");
         let (nf, new_fe) = loop {

@@ -92,6 +92,12 @@ pub fn wall_clock() -> Result<(u64, u32), SetupError> {
 }
 
 /// Event channel upcalls taken so far (each ends one block).
+/// Notes in the flight recorder that the frontend of device `id` reached `state` (shown in crash
+/// reports as `xenbus device=ID state=N`).
+pub fn record_frontend_state(id: u32, state: xenbus::XenbusState) {
+    pvh_boot::flight::record(pvh_boot::flight::Kind::Xenbus, u64::from(id), state as u64);
+}
+
 pub fn upcalls() -> u64 {
     pvh_boot::upcall::count()
 }
