@@ -1,5 +1,5 @@
-//! The hypervisor core on real Xen (issue 4): timers, event channels, grant tables and an idle guest's
-//! CPU time. Each test boots its example, checks the numbers the guest prints, and prints them again
+//! The hypervisor core on real Xen (issue 4): timers, event channels, grant tables, an idle guest's
+//! CPU time, monitoring, and the flight recorder in an NMI report. Each test boots its example, checks the numbers the guest prints, and prints them again
 //! so the log holds the evidence.
 
 use std::time::Duration;
@@ -18,6 +18,7 @@ pub fn tests() -> Vec<LabTest> {
         LabTest { name: "core::grants", run: grants },
         LabTest { name: "core::idle_cpu_time", run: idle_cpu_time },
         LabTest { name: "core::monitoring_in_xenstore", run: monitoring_in_xenstore },
+        LabTest { name: "core::nmi_report_shows_recent_events", run: nmi_report_shows_recent_events },
     ]
 }
 
@@ -222,4 +223,23 @@ fn monitoring_in_xenstore() -> Result<()> {
     }
     dom.dom0(&format!("xl shutdown {}", dom.name))?;
     expect_poweroff(&mut dom)
+}
+
+/// The flight recorder in an async guest: `xl trigger NAME nmi` to hello-forever (an NMI is reported
+/// like any exception: registers, stack walk, then the last events) — its report must list the timer
+/// firing, the vCPU blocking and waking between ticks; then Xen sees a crash.
+fn nmi_report_shows_recent_events() -> Result<()> {
+    images::build("hello-forever")?;
+    let mut dom = Domain::create("hello-forever", CreateOpts { overrides: vec![], echo: true })?;
+    dom.wait_for("hello-forever: tick 3", LIMIT)?;
+    dom.dom0(&format!("xl trigger {} nmi", dom.name))?;
+    dom.wait_for("EXCEPTION 2 (NMI)", LIMIT)?;
+    dom.wait_for("recent events (oldest first", LIMIT)?;
+    for kind in ["  timer port=", "  block timer_in_us=", "  wake upcalls="] {
+        dom.wait_for(kind, LIMIT)?;
+    }
+    match dom.wait_end(LIMIT)? {
+        Outcome::Crash => Ok(()),
+        o => Err(err!("hello-forever ended with {o:?} after an NMI, expected a crash")),
+    }
 }
