@@ -14,11 +14,12 @@ extern crate alloc;
 
 use alloc::rc::Rc;
 use core::cell::{Cell, RefCell};
+use core::future::Future;
 use core::time::Duration;
 use core::pin::pin;
 
 use xenolith::executor::{select, timeout, Either, Instant, LocalSet};
-use xenolith::net::{self, Net, TcpListener, TcpStream, UdpSocket};
+use xenolith::net::{self, IpEndpoint, Net, TcpListener, TcpStream, UdpSocket};
 use xenolith::{println, shutdown_requested, Context};
 
 const PORT: u16 = 7;
@@ -73,61 +74,64 @@ async fn serve_tcp(mut stream: TcpStream, n: u64, counters: Rc<Counters>) {
     stream.close();
 }
 
-async fn tcp(net: Net, local: LocalSet, counters: Rc<Counters>) -> Result<(), net::Error> {
-    let mut listener = TcpListener::bind(&net, PORT)?;
+/// Accepts connections on `port` for ever; `handle` makes the task that serves each.
+async fn accept_each<F: Future<Output = ()> + 'static>(
+    net: Net,
+    local: LocalSet,
+    port: u16,
+    mut handle: impl FnMut(TcpStream, IpEndpoint) -> F,
+) -> Result<(), net::Error> {
+    let mut listener = TcpListener::bind(&net, port)?;
     loop {
         let (stream, peer) = listener.accept().await?;
+        drop(local.spawn(handle(stream, peer)));
+    }
+}
+
+async fn tcp(net: Net, local: LocalSet, counters: Rc<Counters>) -> Result<(), net::Error> {
+    accept_each(net, local, PORT, |stream, peer| {
         let n = counters.connections.get() + 1;
         counters.connections.set(n);
         println!("echo: tcp #{n} from {peer}");
-        drop(local.spawn(serve_tcp(stream, n, counters.clone())));
-    }
+        serve_tcp(stream, n, counters.clone())
+    })
+    .await
 }
 
-async fn discard(net: Net, local: LocalSet) -> Result<(), net::Error> {
-    let mut listener = TcpListener::bind(&net, DISCARD)?;
-    loop {
-        let (mut stream, _peer) = listener.accept().await?;
-        drop(local.spawn(async move {
-            let started = Instant::now();
-            let mut buf = [0u8; 4096];
-            let mut total = 0u64;
-            while let Ok(k @ 1..) = stream.read(&mut buf).await {
-                total += k as u64;
-            }
-            println!("echo: discard took {total} bytes in {} ms", started.elapsed().as_millis());
-            stream.close();
-        }));
+/// Port 9: counts what arrives until the peer closes.
+async fn discard_one(mut stream: TcpStream) {
+    let started = Instant::now();
+    let mut buf = [0u8; 4096];
+    let mut total = 0u64;
+    while let Ok(k @ 1..) = stream.read(&mut buf).await {
+        total += k as u64;
     }
+    println!("echo: discard took {total} bytes in {} ms", started.elapsed().as_millis());
+    stream.close();
 }
 
-async fn source(net: Net, local: LocalSet) -> Result<(), net::Error> {
-    let mut listener = TcpListener::bind(&net, SOURCE)?;
-    loop {
-        let (mut stream, _peer) = listener.accept().await?;
-        drop(local.spawn(async move {
-            let started = Instant::now();
-            let mut total = 0u64;
-            let mut result = Ok(());
-            while total < SOURCE_BYTES {
-                let k = (SOURCE_BYTES - total).min(PATTERN.len() as u64) as usize;
-                if let Err(e) = stream.write_all(&PATTERN[..k]).await {
-                    result = Err(e);
-                    break;
-                }
-                total += k as u64;
-            }
-            match result {
-                Ok(()) => {
-                    // Everything is queued; the close sends FIN after it.
-                    let _ = stream.flush().await;
-                    println!("echo: source sent {total} bytes in {} ms", started.elapsed().as_millis());
-                }
-                Err(e) => println!("echo: source ended after {total} bytes: {e}"),
-            }
-            stream.close();
-        }));
+/// Port 19: sends `SOURCE_BYTES` of the pattern, then closes.
+async fn source_one(mut stream: TcpStream) {
+    let started = Instant::now();
+    let mut total = 0u64;
+    let mut result = Ok(());
+    while total < SOURCE_BYTES {
+        let k = (SOURCE_BYTES - total).min(PATTERN.len() as u64) as usize;
+        if let Err(e) = stream.write_all(&PATTERN[..k]).await {
+            result = Err(e);
+            break;
+        }
+        total += k as u64;
     }
+    match result {
+        Ok(()) => {
+            // Everything is queued; the close sends FIN after it.
+            let _ = stream.flush().await;
+            println!("echo: source sent {total} bytes in {} ms", started.elapsed().as_millis());
+        }
+        Err(e) => println!("echo: source ended after {total} bytes: {e}"),
+    }
+    stream.close();
 }
 
 async fn udp(net: Net, counters: Rc<Counters>) -> Result<(), net::Error> {
@@ -158,8 +162,8 @@ async fn main(ctx: Context) -> Result<(), &'static str> {
         *started.borrow_mut() = Some(net.clone());
         let c = net.configured().await;
         let udp_task = local.spawn(udp(net.clone(), counters.clone()));
-        let discard_task = local.spawn(discard(net.clone(), local.clone()));
-        let source_task = local.spawn(source(net.clone(), local.clone()));
+        let discard_task = local.spawn(accept_each(net.clone(), local.clone(), DISCARD, |s, _| discard_one(s)));
+        let source_task = local.spawn(accept_each(net.clone(), local.clone(), SOURCE, |s, _| source_one(s)));
         println!(
             "echo: listening on {}:{PORT} (tcp, udp), discard on {DISCARD}, source on {SOURCE}",
             c.address.address()
