@@ -83,7 +83,7 @@ impl core::fmt::Display for BadPeriod {
 /// The publishing period the command line asks for: `None` when it turns publishing off. The last
 /// `xenolith.stats=` word counts.
 pub fn period(cmdline: &str) -> Result<Option<Duration>, BadPeriod> {
-    match cmdline.split_whitespace().filter_map(|w| w.strip_prefix(OPTION)).last() {
+    match cmdline.split_whitespace().filter_map(|w| w.strip_prefix(OPTION)).next_back() {
         None => Ok(Some(DEFAULT_PERIOD)),
         Some(v) => match v.parse::<u64>() {
             Ok(0) => Ok(None),

@@ -172,9 +172,9 @@ pub fn to_json(rows: &[Row]) -> String {
     let stats = |s: &Stats| format!("{{\"min\": {:.6}, \"median\": {:.6}, \"max\": {:.6}}}", s.min, s.median, s.max);
     let mut out = String::from("{\n  \"results\": [\n");
     for (i, r) in rows.iter().enumerate() {
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "    {{\"name\": \"{}\", \"unit\": \"{}\", \"lower_is_better\": {}, \"xenolith\": {}, \"linux_ref\": {}, \"advantage\": {}}}{}\n",
+            "    {{\"name\": \"{}\", \"unit\": \"{}\", \"lower_is_better\": {}, \"xenolith\": {}, \"linux_ref\": {}, \"advantage\": {}}}{}",
             r.name,
             r.unit,
             r.lower_is_better,

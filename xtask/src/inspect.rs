@@ -213,7 +213,7 @@ mod tests {
 
     fn note(owner: &str, kind: u32, desc: &[u8]) -> Vec<u8> {
         let pad = |v: &mut Vec<u8>| {
-            while v.len() % 4 != 0 {
+            while !v.len().is_multiple_of(4) {
                 v.push(0)
             }
         };
@@ -244,7 +244,7 @@ mod tests {
         f.extend(&xl);
         let names_off = f.len() as u64;
         f.extend(&names);
-        while f.len() % 8 != 0 {
+        while !f.len().is_multiple_of(8) {
             f.push(0);
         }
         let shoff = f.len() as u64;

@@ -29,7 +29,7 @@ fn key_of(line: &str) -> Option<&str> {
 
 /// The string value of a one-line `key = "value"` setting.
 pub fn get_string(cfg: &str, key: &str) -> Option<String> {
-    cfg.lines().filter(|l| key_of(l) == Some(key)).last().and_then(|l| {
+    cfg.lines().rfind(|l| key_of(l) == Some(key)).and_then(|l| {
         let v = l.split_once('=')?.1.trim();
         let q = v.chars().next().filter(|c| *c == '"' || *c == '\'')?;
         let inner = &v[1..];

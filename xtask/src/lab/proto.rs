@@ -18,7 +18,7 @@ pub const MAX_COMMAND: usize = 1 << 20;
 pub const MAX_FRAME: u32 = 1 << 20;
 
 pub fn write_request(w: &mut impl Write, cmd: &str) -> io::Result<()> {
-    write!(w, "{MAGIC} {}\n", cmd.len())?;
+    writeln!(w, "{MAGIC} {}", cmd.len())?;
     w.write_all(cmd.as_bytes())?;
     w.flush()
 }

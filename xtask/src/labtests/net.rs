@@ -182,7 +182,7 @@ fn traffic(dom: &mut Domain, iface: &str) -> Result<Traffic> {
 
 fn parse_traffic(line: &str) -> Option<Traffic> {
     // "... (N GSO packets carrying S segments), received ... (M GSO packets), B bad checksums, E send errors"
-    let before = |key: &str| -> Option<u64> { line.split(key).next()?.split(|c: char| c == ' ' || c == '(').last()?.parse().ok() };
+    let before = |key: &str| -> Option<u64> { line.split(key).next()?.split([' ', '(']).next_back()?.parse().ok() };
     let mut gso = line.split(" GSO packets");
     let tx_gso = gso.next()?.rsplit('(').next()?.trim().parse().ok()?;
     let rx_gso = gso.next().and_then(|_| line.rsplit(" GSO packets").nth(1)?.rsplit('(').next()?.trim().parse().ok())?;
@@ -430,7 +430,7 @@ struct NetBench {
 
 /// The value after `key=` in `out` (the last one).
 fn field(out: &str, key: &str) -> Option<f64> {
-    out.split_whitespace().filter_map(|w| w.strip_prefix(key)?.strip_prefix('=')?.parse().ok()).last()
+    out.split_whitespace().filter_map(|w| w.strip_prefix(key)?.strip_prefix('=')?.parse().ok()).next_back()
 }
 
 /// dom0's stream client (xtask/files/dom0-netstream.rs), built for the host (which is what dom0 runs:

@@ -147,7 +147,7 @@ fn monitoring_publishes_a_sample_every_period() {
     let platform = XsPlatform { clock, daemon: daemon.clone(), guest: setup.guest_evtchn.clone(), port: setup.guest_port };
     let port = setup.guest_port.0;
     let _serial = serial();
-    let samples = crate::executor::run(platform, async {
+    crate::executor::run(platform, async {
         let mut n = 0u64;
         let sample = || {
             n += 1;
@@ -165,7 +165,6 @@ fn monitoring_publishes_a_sample_every_period() {
             Either::Right(never) => never,
         }
     });
-    let () = samples;
     let d = daemon.lock().unwrap();
     let value = |k: &str| String::from_utf8(d.value(&format!("/local/domain/5/data/xenolith/{k}")).unwrap()).unwrap();
     assert_eq!(value("updates"), "3");
