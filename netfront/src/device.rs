@@ -1,8 +1,9 @@
 //! [`Netfront`]: one vif's datapath — the two rings, their grants, the event channel, the buffers — with
 //! a poll-driven API shaped for a smoltcp `phy::Device` adapter.
 //!
-//! - [`Netfront::transmit`] (`len`, a closure that writes the frame) — `Err(TxError::NoBuffer)` when
-//!   no slot or page is free; [`Netfront::tx_ready`] asks first. Both reclaim completed slots.
+//! - [`Netfront::transmit`] (`len`, a closure that writes the frame), or [`Netfront::transmit_frame`]
+//!   for a frame already built — `Err(TxError::NoBuffer)` when no slot or page is free;
+//!   [`Netfront::tx_ready`] asks first. All reclaim completed slots.
 //! - [`Netfront::rx_packet`] — `Ok(None)` when nothing was received.
 //! - `tx_ready` returning false and `rx_packet` returning `None` re-arm the response events: after
 //!   either, waiting for the next notification cannot miss work.
@@ -337,6 +338,25 @@ impl<P: SharedPage, G: GrantTable, E: EventChannels> Netfront<P, G, E> {
         meta: TxMeta,
         fill: impl FnOnce(&mut [u8]) -> R,
     ) -> Result<R, TxError> {
+        self.check_transmit(len, meta)?;
+        let backend = self.backend;
+        let (q, gt) = self.parts()?;
+        let sent = q.tx.send(gt, backend, len, meta, fill);
+        self.sent(sent)
+    }
+
+    /// [`Netfront::transmit`] for a frame already built: copied straight into the granted pages.
+    pub fn transmit_frame(&mut self, frame: &[u8], meta: TxMeta) -> Result<(), TxError> {
+        self.check_transmit(frame.len(), meta)?;
+        let backend = self.backend;
+        let (q, gt) = self.parts()?;
+        let sent = q.tx.send_frame(gt, backend, frame, meta);
+        self.sent(sent.map(|notify| ((), notify)))
+    }
+
+    /// Whether a frame of `len` bytes with `meta` may be sent now: the device works, the length is
+    /// within limits, GSO is offered and well-formed, and there is room (reclaiming first if needed).
+    fn check_transmit(&mut self, len: usize, meta: TxMeta) -> Result<(), TxError> {
         self.queues()?;
         if len == 0 {
             return Err(TxError::Empty);
@@ -359,9 +379,12 @@ impl<P: SharedPage, G: GrantTable, E: EventChannels> Netfront<P, G, E> {
         if !self.make_room(len, meta.gso.is_some())? {
             return Err(TxError::NoBuffer);
         }
-        let backend = self.backend;
-        let (q, gt) = self.parts()?;
-        match q.tx.send(gt, backend, len, meta, fill) {
+        Ok(())
+    }
+
+    /// After a send: notify the backend if the ring asks for it; a broken ring breaks the device.
+    fn sent<R>(&mut self, r: Result<(R, bool), TxError>) -> Result<R, TxError> {
+        match r {
             Ok((r, notify)) => {
                 if notify {
                     self.evtchn.notify(self.port);

@@ -139,6 +139,41 @@ impl<P: SharedPage> TxQueue<P> {
         meta: TxMeta,
         fill: impl FnOnce(&mut [u8]) -> R,
     ) -> Result<(R, bool), TxError> {
+        // Grant every page first: a failure leaves nothing half-sent and `fill` uncalled.
+        let granted = self.grant_pages(gt, backend, len, meta)?;
+        let mut scratch = core::mem::take(&mut self.scratch);
+        if scratch.len() < len {
+            scratch = vec![0u8; len];
+        }
+        let packet = &mut scratch[..len];
+        packet.fill(0);
+        let r = fill(packet);
+        let notify = self.publish(granted, &scratch[..len], meta);
+        self.scratch = scratch;
+        Ok((r, notify?))
+    }
+
+    /// [`TxQueue::send`] for a frame already built: copied straight into the granted pages.
+    pub fn send_frame<G: GrantTable>(
+        &mut self,
+        gt: &mut G,
+        backend: DomId,
+        frame: &[u8],
+        meta: TxMeta,
+    ) -> Result<bool, TxError> {
+        let granted = self.grant_pages(gt, backend, frame.len(), meta)?;
+        self.publish(granted, frame, meta)
+    }
+
+    /// Checks `len` and room, then takes and grants (read-only) the pages a packet of `len` bytes
+    /// needs; on failure nothing stays granted.
+    fn grant_pages<G: GrantTable>(
+        &mut self,
+        gt: &mut G,
+        backend: DomId,
+        len: usize,
+        meta: TxMeta,
+    ) -> Result<Vec<Granted<P>>, TxError> {
         if len == 0 {
             return Err(TxError::Empty);
         }
@@ -149,7 +184,6 @@ impl<P: SharedPage> TxQueue<P> {
             return Err(TxError::NoBuffer);
         }
         let (data_slots, _) = Self::slots_for(len, meta.gso.is_some());
-        // Grant every page first: a failure leaves nothing half-sent and `fill` uncalled.
         let mut granted: Vec<Granted<P>> = Vec::with_capacity(data_slots);
         for _ in 0..data_slots {
             let Some(buf) = self.pool.pop() else {
@@ -165,23 +199,20 @@ impl<P: SharedPage> TxQueue<P> {
                 }
             }
         }
-        if self.scratch.len() < len {
-            self.scratch = vec![0u8; len];
-        }
-        let packet = &mut self.scratch[..len];
-        packet.fill(0);
-        let r = fill(packet);
+        Ok(granted)
+    }
 
+    /// Copies `data` into the `granted` pages (one per 4 KiB), puts their requests (and a GSO extra) on
+    /// the ring, publishes them. Returns whether the backend must be notified.
+    fn publish(&mut self, granted: Vec<Granted<P>>, data: &[u8], meta: TxMeta) -> Result<bool, TxError> {
+        let len = data.len();
+        let data_slots = granted.len();
         let csum = match meta.checksum {
             TxChecksum::Complete => 0,
             TxChecksum::Blank => NETTXF_CSUM_BLANK | NETTXF_DATA_VALIDATED,
             TxChecksum::Validated => NETTXF_DATA_VALIDATED,
         };
-        for (i, (g, chunk)) in granted
-            .into_iter()
-            .zip(self.scratch[..len].chunks(PAGE_SIZE))
-            .enumerate()
-        {
+        for (i, (g, chunk)) in granted.into_iter().zip(data.chunks(PAGE_SIZE)).enumerate() {
             g.buf.page.write_bytes(0, chunk);
             let id = self.free_ids.pop().unwrap_or(0);
             let last = i + 1 == data_slots;
@@ -200,7 +231,8 @@ impl<P: SharedPage> TxQueue<P> {
                 id,
                 size: size as u16,
             };
-            // Room was checked above; a failure here is impossible short of a broken ring.
+            // Room was checked when the pages were granted; a failure here is impossible short of a
+            // broken ring.
             self.ring
                 .put_request(&TxSlot::Request(req))
                 .map_err(|e| TxError::Broken(Broken::TxRing(e)))?;
@@ -216,8 +248,7 @@ impl<P: SharedPage> TxQueue<P> {
         }
         self.stats.packets += 1;
         self.stats.bytes += len as u64;
-        let notify = self.ring.push_requests_and_check_notify();
-        Ok((r, notify))
+        Ok(self.ring.push_requests_and_check_notify())
     }
 
     /// Take every tx response: validate it, revoke its page's grant, free its id. Returns how many data

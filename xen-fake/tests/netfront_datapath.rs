@@ -64,6 +64,27 @@ fn tx_single_slot_round_trip() {
 }
 
 #[test]
+fn tx_a_built_frame_goes_out_as_transmit_would_send_it() {
+    let mut d = direct(small(), NetbackConfig::default());
+    let base = d.baseline();
+    let f = frame(9000, 5);
+    let meta = TxMeta { checksum: TxChecksum::Blank, gso: None };
+    d.dev.transmit_frame(&f, meta).unwrap();
+    assert_eq!(d.dev.tx_in_flight(), 3);
+    assert_eq!(d.dev.transmit_frame(&f[..10], meta), Err(TxError::TooShort));
+    assert_eq!(d.dev.transmit_frame(&[], meta), Err(TxError::Empty));
+    let pkts = d.nb.process_tx();
+    assert!(d.nb.errors().is_empty(), "{:?}", d.nb.errors());
+    assert_eq!(pkts.len(), 1);
+    assert_eq!(pkts[0].data, f);
+    assert_eq!(pkts[0].slots, 3);
+    assert_eq!(pkts[0].flags, NETTXF_CSUM_BLANK | NETTXF_DATA_VALIDATED | 4);
+    d.dev.on_event().unwrap();
+    assert_eq!(d.grants.active(), base);
+    assert_eq!(d.dev.tx_in_flight(), 0);
+}
+
+#[test]
 fn tx_multi_slot_and_checksum_flags() {
     let mut d = direct(small(), NetbackConfig::default());
     let base = d.baseline();

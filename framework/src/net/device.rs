@@ -86,7 +86,7 @@ impl<P: SharedPage, G: GrantTable, E: EventChannels> Out<P, G, E> {
             meta.checksum = TxChecksum::Blank;
             meta.gso = mss.map(|mss| Gso { mss, kind: GsoType::TcpV4 });
         }
-        let sent = self.nf.transmit(frame.len(), meta, |buf| buf.copy_from_slice(frame)).is_ok();
+        let sent = self.nf.transmit_frame(frame, meta).is_ok();
         if !sent {
             self.stats.tx_refused += 1;
         }
