@@ -120,7 +120,6 @@ fn traffic_in_xenstore(dom: &Domain, at_least: u64) -> Result<()> {
     Ok(())
 }
 
-/// `xl shutdown`: the guest prints its traffic, disconnects cleanly, powers off. Returns the traffic.
 /// 8 MiB through the TCP echo from dom0's stream client, written 256 KiB at a time: dom0's stack
 /// then sends GSO packets (busybox nc's small writes do not make it), and the echo comes back in
 /// merged segments. Every byte is compared.
@@ -134,6 +133,7 @@ fn tcp_echo_offloaded(dom: &mut Domain, ip: &str) -> Result<()> {
     Ok(())
 }
 
+/// `xl shutdown`: the guest prints its traffic, disconnects cleanly, powers off. Returns the traffic.
 fn shutdown(dom: &mut Domain) -> Result<Traffic> {
     dom.dom0("xl shutdown echo")?;
     dom.wait_for("requested:", LIMIT)?;
@@ -180,13 +180,15 @@ fn traffic(dom: &mut Domain, iface: &str) -> Result<Traffic> {
     parse_traffic(&line.text).ok_or_else(|| err!("unreadable traffic line {:?}", line.text))
 }
 
+/// The line's nine numbers, in order: "sent A packets, B bytes (C GSO packets carrying D segments),
+/// received E packets, F bytes (G GSO packets), H bad checksums, I send errors".
 fn parse_traffic(line: &str) -> Option<Traffic> {
-    // "... (N GSO packets carrying S segments), received ... (M GSO packets), B bad checksums, E send errors"
-    let before = |key: &str| -> Option<u64> { line.split(key).next()?.split([' ', '(']).next_back()?.parse().ok() };
-    let mut gso = line.split(" GSO packets");
-    let tx_gso = gso.next()?.rsplit('(').next()?.trim().parse().ok()?;
-    let rx_gso = gso.next().and_then(|_| line.rsplit(" GSO packets").nth(1)?.rsplit('(').next()?.trim().parse().ok())?;
-    Some(Traffic { tx_gso, rx_gso, bad_checksums: before(" bad checksums")?, send_errors: before(" send errors")? })
+    let rest = line.split(": sent ").nth(1)?;
+    let n: Vec<u64> = rest.split([' ', '(', ',']).filter_map(|w| w.parse().ok()).collect();
+    match n[..] {
+        [_, _, tx_gso, _, _, _, rx_gso, bad_checksums, send_errors] => Some(Traffic { tx_gso, rx_gso, bad_checksums, send_errors }),
+        _ => None,
+    }
 }
 
 fn echo_static() -> Result<()> {
